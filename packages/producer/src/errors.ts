@@ -1,0 +1,31 @@
+import createError from '@fastify/error'
+
+// Configuration mistakes are WebhookOptionError (WEBHOOK_INVALID_OPTION, WEBHOOK_UNSAFE_ROTATION) from
+// @webhook-jwt/protocol; everything the producer can raise at run time is here, one code per failure.
+
+/** The key store holds something that is not a key set this package wrote. It is never overwritten. */
+export const KeyStoreCorruptError = createError<[string, string]>('WEBHOOK_KEY_STORE_CORRUPT', 'The key store %s does not hold a valid key set: %s. Restore it from a backup; it is never regenerated, because that would replace published keys.', 500)
+
+/** The key store cannot be read or written. */
+export const KeyStoreUnavailableError = createError<[string, string]>('WEBHOOK_KEY_STORE_UNAVAILABLE', 'The key store %s cannot be used: %s', 500)
+
+/** The key file can be read or written by other users. */
+export const KeyStoreInsecureError = createError<[string, string]>('WEBHOOK_KEY_STORE_INSECURE', 'The key file %s has mode %s: other users can read or change private keys. Run chmod 600 on it.', 500)
+
+/** Someone else changed the key set since it was read; the producer re-reads it and tries again. */
+export const KeyStoreConflictError = createError<[string]>('WEBHOOK_KEY_STORE_CONFLICT', 'The key store %s was changed by someone else since it was read', 409)
+
+/** A private key is encrypted at rest and cannot be decrypted with what was configured. */
+export const KeyDecryptionError = createError<[string, string]>('WEBHOOK_KEY_DECRYPTION_FAILED', 'The private key %s cannot be decrypted: %s', 500)
+
+/** Nothing can sign: the active key was revoked and no replacement could be made, or the producer is closed. */
+export const NoActiveKeyError = createError('WEBHOOK_NO_ACTIVE_KEY', 'No signing key is active', 503)
+
+/** `revoke(kid)` named a key that is not published. */
+export const UnknownKeyError = createError<[string]>('WEBHOOK_UNKNOWN_KEY', 'No published key has the kid %s', 404)
+
+/** `rollback()` found no previous key that is still published. */
+export const NothingToRollBackError = createError('WEBHOOK_NOTHING_TO_ROLL_BACK', 'There is no previous key still published to roll back to', 409)
+
+/** The producer was closed while the call was waiting. */
+export const ProducerClosedError = createError('WEBHOOK_PRODUCER_CLOSED', 'The webhook producer is closed', 503)

@@ -1,0 +1,112 @@
+import t from 'tap'
+import underPressure from '@fastify/under-pressure'
+import { memoryKeyStore, producerHealthCheck, STEP_RETRY_MS, type KeyStore } from '@webhook-jwt/producer'
+import { createManualClock } from '@webhook-jwt/protocol'
+import { beginRotation, buildProducer, statesOf, until } from './helpers/producer-app.ts'
+
+const START = Date.parse('2026-01-01T00:00:00.000Z')
+
+/** A memory store whose reads and writes can be made to fail. */
+function faultyStore (): KeyStore & { failReads: boolean, failWrites: boolean } {
+  const inner = memoryKeyStore()
+  return {
+    failReads: false,
+    failWrites: false,
+    description: 'faulty',
+    async read () {
+      if (this.failReads) throw new Error('store offline')
+      return await inner.read()
+    },
+    async write (keySet, expectedRevision) {
+      if (this.failWrites) throw new Error('disk full')
+      await inner.write(keySet, expectedRevision)
+    }
+  }
+}
+
+t.test('under-pressure reports unhealthy when the key store cannot be read', async (t) => {
+  const keyStore = faultyStore()
+  const { app } = await buildProducer(t, { keyStore }, (app) => {
+    app.register(underPressure, { exposeStatusRoute: true, healthCheck: producerHealthCheck })
+  })
+  t.equal((await app.inject('/status')).statusCode, 200)
+  t.same(await app.webhooks.health(), { healthy: true, activeKid: app.webhooks.status().activeKid })
+  keyStore.failReads = true
+  const unhealthy = await app.inject('/status')
+  t.equal(unhealthy.statusCode, 503)
+  t.notMatch(unhealthy.body, /store offline/, 'no internals in the public answer')
+  t.match(await app.webhooks.health(), { healthy: false, reason: 'key store unreadable: store offline' })
+  keyStore.failReads = false
+  t.equal((await app.inject('/status')).statusCode, 200)
+})
+
+t.test('a failing scheduled step is reported, keeps being retried, and is never skipped', async (t) => {
+  const clock = createManualClock(START)
+  const keyStore = faultyStore()
+  const { app, logs } = await buildProducer(t, { keyStore, clock, tokenTtl: 300, clockSkew: 30, rotation: { every: false } })
+  const failures: Error[] = []
+  app.webhooks.on('stepFailed', (error) => failures.push(error))
+  const { rotation, first } = await beginRotation(app)
+  keyStore.failWrites = true
+  clock.advance(630_000)
+  await until(() => failures.length === 1)
+  t.equal(app.webhooks.status().activeKid, first, 'no switch that was not stored')
+  t.match(await app.webhooks.health(), { healthy: false, reason: 'key rotation step failing: disk full' })
+  t.ok(logs.some((line) => line.msg === 'webhook key rotation step failed; it will be tried again' && line.retryInMs === STEP_RETRY_MS))
+  clock.advance(STEP_RETRY_MS)
+  await until(() => failures.length === 2)
+  keyStore.failWrites = false
+  clock.advance(STEP_RETRY_MS)
+  await until(() => app.webhooks.status().activeKid !== first)
+  t.match(await app.webhooks.health(), { healthy: true })
+  clock.advance(330_000)
+  t.match(await rotation, { previousKid: first })
+})
+
+t.test('rotate() rejects when the new key cannot be stored', async (t) => {
+  const keyStore = faultyStore()
+  const { app } = await buildProducer(t, { keyStore, rotation: { every: false } })
+  keyStore.failWrites = true
+  await t.rejects(app.webhooks.rotate(), { message: 'disk full' })
+  keyStore.failWrites = false
+  t.notOk(app.webhooks.status().rotationInProgress)
+  const { second } = await beginRotation(app)
+  t.equal(statesOf(app)[second], 'next', 'a later call starts a new rotation')
+})
+
+t.test('two producers on one store: each step is stored once, the loser re-reads and joins', async (t) => {
+  const clock = createManualClock(START)
+  const keyStore = memoryKeyStore()
+  const options = { keyStore, clock, tokenTtl: 300, clockSkew: 30, rotation: { every: false as const } }
+  const { app: a } = await buildProducer(t, options)
+  const { app: b, logs } = await buildProducer(t, options)
+  t.equal(a.webhooks.status().activeKid, b.webhooks.status().activeKid, 'the second producer adopts the stored key')
+  const { rotation: rotationA } = await beginRotation(a)
+  const rotationB = b.webhooks.rotate()
+  await until(() => logs.some((line) => line.msg === 'webhook key store changed underneath; reloading it'))
+  await until(() => b.webhooks.status().rotationInProgress)
+  t.same(b.webhooks.status().keys.map((key) => key.kid), a.webhooks.status().keys.map((key) => key.kid), 'b joined a\'s rotation instead of starting its own')
+  clock.advance(630_000)
+  await until(() => Object.values(statesOf(a)).includes('retiring'))
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  clock.advance(330_000)
+  const [resultA, resultB] = await Promise.all([rotationA, rotationB])
+  t.equal(resultA.activeKid, resultB.activeKid)
+  t.equal((await keyStore.read())?.revision, 4, 'bootstrap, publish, switch, retire: four writes in all')
+})
+
+t.test('a store that always conflicts makes the call fail after a few attempts', async (t) => {
+  const inner = memoryKeyStore()
+  let conflicts = false
+  const keyStore: KeyStore = {
+    description: 'contended',
+    read: async () => await inner.read(),
+    async write (keySet, expectedRevision) {
+      if (conflicts) throw Object.assign(new Error('conflict'), { code: 'WEBHOOK_KEY_STORE_CONFLICT' })
+      await inner.write(keySet, expectedRevision)
+    }
+  }
+  const { app } = await buildProducer(t, { keyStore, rotation: { every: false } })
+  conflicts = true
+  await t.rejects(app.webhooks.revoke(app.webhooks.status().activeKid as string), { code: 'WEBHOOK_KEY_STORE_CONFLICT' })
+})
