@@ -232,31 +232,28 @@ export class SigningKeys {
    * Plans a step on the current keys, stores it, and only then serves it. A conflicting writer makes it
    * re-read the store and plan again on what is there now.
    */
-  async #commit (plan: (keys: readonly KeyEntry[], nowMs: number) => Promise<LifecycleStep | null>): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      const step = await plan(this.#keys, this.#settings.clock.now())
-      if (step === null) return
-      const revision = (this.#revision ?? 0) + 1
-      try {
-        await this.#settings.keyStore.write(writeKeySet(step.keys, revision), this.#revision)
-      } catch (error) {
-        if ((error as { code?: string }).code !== 'WEBHOOK_KEY_STORE_CONFLICT' || attempt === CONFLICT_ATTEMPTS) throw error
-        this.#log.warn({ keyStore: this.#settings.keyStore.description }, 'webhook key store changed underneath; reloading it')
-        await this.#reload()
-        // What the other writer stored may have finished a rotation or scheduled a step for this process too.
-        this.#settleRotation()
-        this.#schedule()
-        continue
-      }
-      this.#revision = revision
-      this.#keys = step.keys
-      this.#jwks = buildJwksDocument(step.keys)
-      this.#stepError = null
-      for (const change of step.changes) this.#report(change)
+  async #commit (plan: (keys: readonly KeyEntry[], nowMs: number) => Promise<LifecycleStep | null>, attempt = 1): Promise<void> {
+    const step = await plan(this.#keys, this.#settings.clock.now())
+    if (step === null) return
+    const revision = (this.#revision ?? 0) + 1
+    try {
+      await this.#settings.keyStore.write(writeKeySet(step.keys, revision), this.#revision)
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'WEBHOOK_KEY_STORE_CONFLICT' || attempt === CONFLICT_ATTEMPTS) throw error
+      this.#log.warn({ keyStore: this.#settings.keyStore.description }, 'webhook key store changed underneath; reloading it')
+      await this.#reload()
+      // What the other writer stored may have finished a rotation or scheduled a step for this process too.
       this.#settleRotation()
       this.#schedule()
-      return
+      return await this.#commit(plan, attempt + 1)
     }
+    this.#revision = revision
+    this.#keys = step.keys
+    this.#jwks = buildJwksDocument(step.keys)
+    this.#stepError = null
+    for (const change of step.changes) this.#report(change)
+    this.#settleRotation()
+    this.#schedule()
   }
 
   #report (change: KeyChange): void {

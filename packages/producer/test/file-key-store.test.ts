@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { fileKeyStore, type StoredKeySet } from '@webhook-jwt/producer'
@@ -61,10 +61,28 @@ t.test('an unreadable path is a startup error', async (t) => {
   t.match(await startError(join(folder, 'a-file', 'keys.json')), { code: 'WEBHOOK_KEY_STORE_UNAVAILABLE', message: /ENOTDIR/ })
 })
 
-t.test('a failed write leaves the previous file in place', async (t) => {
+t.test('a write that cannot complete is an error and leaves no temporary file', async (t) => {
   const folder = t.testdir({ blocker: 'not a folder' })
-  const store = fileKeyStore({ path: join(folder, 'blocker', 'keys.json') })
-  await t.rejects(store.write({ format: 'webhook-jwt/key-set@1', revision: 1, keys: [] }, null), { code: 'WEBHOOK_KEY_STORE_UNAVAILABLE' })
+  const blocked = fileKeyStore({ path: join(folder, 'blocker', 'keys.json') })
+  await t.rejects(blocked.write({ format: 'webhook-jwt/key-set@1', revision: 1, keys: [] }, null), { code: 'WEBHOOK_KEY_STORE_UNAVAILABLE', message: /ENOTDIR/ })
+  // A folder that is a dangling link reads as empty (ENOENT), so the failure comes from the write itself.
+  symlinkSync(join(folder, 'gone'), join(folder, 'dangling'))
+  const dangling = fileKeyStore({ path: join(folder, 'dangling', 'keys.json') })
+  t.equal(await dangling.read(), null)
+  await t.rejects(dangling.write({ format: 'webhook-jwt/key-set@1', revision: 1, keys: [] }, null), { code: 'WEBHOOK_KEY_STORE_UNAVAILABLE', message: /ENOENT/ })
+  t.same(readdirSync(folder).sort(), ['blocker', 'dangling'])
+})
+
+t.test('a restart reads back keys of every algorithm', async (t) => {
+  for (const algorithm of ['ES256', 'EdDSA', 'ES384', 'RS256', 'PS256'] as const) {
+    const path = join(t.testdir(), 'keys.json')
+    const { app } = await buildProducer(t, { keyStore: fileKeyStore({ path }), algorithm })
+    const kid = app.webhooks.status().activeKid
+    await app.close()
+    const { app: restarted } = await buildProducer(t, { keyStore: fileKeyStore({ path }), algorithm })
+    t.equal(restarted.webhooks.status().activeKid, kid, algorithm)
+    t.equal((await restarted.webhooks.sign({}, { audience: AUDIENCE })).kid, kid)
+  }
 })
 
 t.test('a write against a stale revision is a conflict', async (t) => {

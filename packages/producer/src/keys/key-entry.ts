@@ -61,7 +61,7 @@ async function checkPublicKey (jwk: Record<string, unknown>, kid: string, alg: S
     throw new Error(`${where}.publicJwk is not a usable public key`)
   }
   if (await keyIdOf(published) !== kid) throw new Error(`${where}.kid is not the RFC 7638 thumbprint of its public key`)
-  if (published.kty === 'RSA' && (published.e !== RSA_PUBLIC_EXPONENT || (publicKey.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_MODULUS_BITS)) {
+  if (published.kty === 'RSA' && (published.e !== RSA_PUBLIC_EXPONENT || (publicKey.asymmetricKeyDetails as { modulusLength: number }).modulusLength < MIN_RSA_MODULUS_BITS)) {
     throw new Error(`${where} is an RSA key under ${MIN_RSA_MODULUS_BITS} bits or with an exponent other than 65537`)
   }
   return { published, publicKey }
