@@ -27,7 +27,7 @@ export interface KeyTransitionEvent {
 /** What `rotate()` resolves to once the old key is retired (or the rotation was rolled back). */
 export interface RotationResult {
   /** The key that signed when the rotation started. */
-  previousKid: string | null
+  previousKid: string
   /** The key that signs now: the new one, or the previous one after a rollback. */
   activeKid: string
 }
@@ -43,7 +43,7 @@ export interface KeyStatus {
 
 /** What `status()` returns. */
 export interface ProducerStatus {
-  activeKid: string | null
+  activeKid: string
   rotationInProgress: boolean
   /** When the scheduled rotation will publish the next key; `null` while one runs or when none is scheduled. */
   nextRotationAt: Date | null
@@ -53,7 +53,7 @@ export interface ProducerStatus {
 /** What `health()` returns; under-pressure's health check fails when `healthy` is false. */
 export interface ProducerHealth {
   healthy: boolean
-  activeKid: string | null
+  activeKid: string
   /** Why it is unhealthy. */
   reason?: string
 }
@@ -63,7 +63,7 @@ export const STEP_RETRY_MS = 5000
 const CONFLICT_ATTEMPTS = 3
 
 interface RotationWaiter {
-  previousKid: string | null
+  previousKid: string
   promise: Promise<RotationResult>
   resolve: (result: RotationResult) => void
   reject: (error: unknown) => void
@@ -104,9 +104,14 @@ export class SigningKeys {
 
   /** The key that signs now. */
   get active (): KeyEntry {
-    const key = activeKey(this.#keys)
-    if (key === undefined || this.#closed) throw new NoActiveKeyError()
-    return key
+    if (this.#closed) throw new NoActiveKeyError()
+    return this.#activeKey
+  }
+
+  // Once open() has run there is always exactly one active key: the store is bootstrapped when it has none,
+  // and every lifecycle step that takes the role from a key hands it to another in the same write.
+  get #activeKey (): KeyEntry {
+    return activeKey(this.#keys) as KeyEntry
   }
 
   isPublished (kid: string): boolean {
@@ -138,6 +143,7 @@ export class SigningKeys {
    */
   rotate (): Promise<RotationResult> {
     if (this.#rotation !== null) return this.#rotation.promise
+    if (this.#closed) return Promise.reject(new ProducerClosedError())
     const waiter = this.#waiter()
     this.#enqueue(async () => {
       await this.#commit(async (keys, nowMs) => rotationInProgress(keys)
@@ -168,7 +174,7 @@ export class SigningKeys {
   status (): ProducerStatus {
     const start = nextRotationStart(this.#keys, this.#everyMs(), this.#settings.publishLead * 1000)
     return {
-      activeKid: activeKey(this.#keys)?.kid ?? null,
+      activeKid: this.#activeKey.kid,
       rotationInProgress: rotationInProgress(this.#keys),
       nextRotationAt: start === null ? null : new Date(start),
       keys: this.#keys.map((key) => ({
@@ -183,13 +189,13 @@ export class SigningKeys {
 
   /** Reads the store to prove it is still readable, and checks that a key signs and no step is failing. */
   async health (): Promise<ProducerHealth> {
-    const activeKid = activeKey(this.#keys)?.kid ?? null
+    const activeKid = this.#activeKey.kid
     try {
       await this.#settings.keyStore.read()
     } catch (error) {
       return { healthy: false, activeKid, reason: `key store unreadable: ${(error as Error).message}` }
     }
-    if (activeKid === null || this.#closed) return { healthy: false, activeKid, reason: 'no active signing key' }
+    if (this.#closed) return { healthy: false, activeKid, reason: 'no active signing key' }
     if (this.#stepError !== null) return { healthy: false, activeKid, reason: `key rotation step failing: ${this.#stepError.message}` }
     return { healthy: true, activeKid }
   }
@@ -303,7 +309,7 @@ export class SigningKeys {
 
   #waiter (): RotationWaiter {
     const keys = this.#keys
-    const previousKid = (keys.find((key) => key.state === 'retiring') ?? activeKey(keys))?.kid ?? null
+    const previousKid = (keys.find((key) => key.state === 'retiring') ?? this.#activeKey).kid
     let settle!: Pick<RotationWaiter, 'resolve' | 'reject'>
     const promise = new Promise<RotationResult>((resolve, reject) => {
       settle = { resolve, reject }
@@ -318,7 +324,7 @@ export class SigningKeys {
     const waiter = this.#rotation
     if (waiter === null || rotationInProgress(this.#keys)) return
     this.#rotation = null
-    waiter.resolve({ previousKid: waiter.previousKid, activeKid: this.active.kid })
+    waiter.resolve({ previousKid: waiter.previousKid, activeKid: this.#activeKey.kid })
   }
 
   #failRotation (error: unknown): void {

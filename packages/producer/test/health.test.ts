@@ -108,5 +108,42 @@ t.test('a store that always conflicts makes the call fail after a few attempts',
   }
   const { app } = await buildProducer(t, { keyStore, rotation: { every: false } })
   conflicts = true
-  await t.rejects(app.webhooks.revoke(app.webhooks.status().activeKid as string), { code: 'WEBHOOK_KEY_STORE_CONFLICT' })
+  await t.rejects(app.webhooks.revoke(app.webhooks.status().activeKid), { code: 'WEBHOOK_KEY_STORE_CONFLICT' })
+})
+
+t.test('the key store is closed with the app', async (t) => {
+  const inner = memoryKeyStore()
+  let closed = 0
+  const keyStore: KeyStore = { description: 'closable', read: async () => await inner.read(), write: async (keySet, revision) => await inner.write(keySet, revision), close: async () => { closed++ } }
+  const { app } = await buildProducer(t, { keyStore })
+  t.equal(closed, 0)
+  await app.close()
+  t.equal(closed, 1)
+})
+
+t.test('a step that fails while the app closes is not retried after it closed', async (t) => {
+  const clock = createManualClock(START)
+  const inner = memoryKeyStore()
+  let failPendingWrite: ((error: Error) => void) | undefined
+  let holdWrites = false
+  const keyStore: KeyStore = {
+    description: 'slow',
+    read: async () => await inner.read(),
+    async write (keySet, revision) {
+      if (!holdWrites) return await inner.write(keySet, revision)
+      await new Promise<void>((_resolve, reject) => { failPendingWrite = reject })
+    }
+  }
+  const { app, logs } = await buildProducer(t, { keyStore, clock, tokenTtl: 300, clockSkew: 30, rotation: { every: false } })
+  await beginRotation(app)
+  holdWrites = true
+  clock.advance(630_000)
+  await until(() => failPendingWrite !== undefined)
+  const closing = app.close()
+  // Let close() reach the producer's onClose hook, which waits for the step in flight, then fail that step.
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  failPendingWrite?.(new Error('write interrupted'))
+  await closing
+  t.equal(clock.pending, 0, 'no retry armed')
+  t.notOk(logs.some((line) => line.msg === 'webhook key rotation step failed; it will be tried again'))
 })

@@ -17,7 +17,7 @@ async function settle (): Promise<void> {
 t.test('rotate(): publish, wait publishLead, switch, wait retireAfter, retire', async (t) => {
   const clock = createManualClock(START)
   const { app, transitions, logs } = await buildProducer(t, { ...WINDOWS, keyStore: memoryKeyStore(), clock, rotation: { every: false } })
-  const first = app.webhooks.status().activeKid as string
+  const first = app.webhooks.status().activeKid
   const rotation = app.webhooks.rotate()
   t.equal(app.webhooks.rotate(), rotation, 'a second call returns the running rotation')
 
@@ -78,7 +78,7 @@ t.test('rotation.every schedules rotations, each key signing for `every`, over t
     activatedAt = clock.now()
     clock.advance(RETIRE_AFTER)
     await until(() => !app.webhooks.status().rotationInProgress)
-    t.equal(statesOf(app)[before.activeKid as string], 'retired')
+    t.equal(statesOf(app)[before.activeKid], 'retired')
   }
   t.equal(app.webhooks.status().keys.length, 4)
 })
@@ -112,7 +112,7 @@ t.test('rollback after the switch re-activates the previous key; the newer one r
   const { rotation, first } = await beginRotation(app)
   clock.advance(PUBLISH_LEAD)
   await until(() => app.webhooks.status().activeKid !== first)
-  const second = app.webhooks.status().activeKid as string
+  const second = app.webhooks.status().activeKid
   clock.advance(1000)
   await app.webhooks.rollback()
   t.same(statesOf(app), { [first]: 'active', [second]: 'retiring' })
@@ -130,9 +130,9 @@ t.test('rollback with nothing to roll back to', async (t) => {
 
 t.test('revoke the only key: a new key signs at once and the old one is unpublished', async (t) => {
   const { app, transitions } = await buildProducer(t, { keyStore: memoryKeyStore() })
-  const first = app.webhooks.status().activeKid as string
+  const first = app.webhooks.status().activeKid
   await app.webhooks.revoke(first)
-  const second = app.webhooks.status().activeKid as string
+  const second = app.webhooks.status().activeKid
   t.not(second, first)
   t.same(await publishedKids(app), [second])
   t.equal((await app.webhooks.sign({}, { audience: AUDIENCE })).kid, second)
@@ -179,14 +179,14 @@ t.test('revoke a next or retiring key unpublishes it and ends the rotation', asy
 t.test('revoke a kid that is not published', async (t) => {
   const { app } = await buildProducer(t, { keyStore: memoryKeyStore() })
   await t.rejects(app.webhooks.revoke('no-such-kid'), { code: 'WEBHOOK_UNKNOWN_KEY', statusCode: 404, message: /no-such-kid/ })
-  const first = app.webhooks.status().activeKid as string
+  const first = app.webhooks.status().activeKid
   await app.webhooks.revoke(first)
   await t.rejects(app.webhooks.revoke(first), { code: 'WEBHOOK_UNKNOWN_KEY' }, 'a retired key cannot be revoked twice')
 })
 
 t.test('only the latest ten retired keys are kept', async (t) => {
   const { app } = await buildProducer(t, { keyStore: memoryKeyStore() })
-  for (let i = 0; i < 13; i++) await app.webhooks.revoke(app.webhooks.status().activeKid as string)
+  for (let i = 0; i < 13; i++) await app.webhooks.revoke(app.webhooks.status().activeKid)
   const keys = app.webhooks.status().keys
   t.equal(keys.filter((key) => key.state === 'retired').length, 10)
   t.equal(keys.length, 11)
@@ -196,13 +196,13 @@ t.test('a throwing transition listener is logged and does not undo the transitio
   const { app, logs } = await buildProducer(t, { keyStore: memoryKeyStore() })
   const listener = (): void => { throw new Error('listener bug') }
   app.webhooks.on('transition', listener)
-  const first = app.webhooks.status().activeKid as string
+  const first = app.webhooks.status().activeKid
   await app.webhooks.revoke(first)
   t.not(app.webhooks.status().activeKid, first)
   t.ok(logs.some((line) => line.msg === 'a webhook key transition listener threw'))
   app.webhooks.off('transition', listener)
   const errorsBefore = logs.filter((line) => line.level >= 50).length
-  await app.webhooks.revoke(app.webhooks.status().activeKid as string)
+  await app.webhooks.revoke(app.webhooks.status().activeKid)
   t.equal(logs.filter((line) => line.level >= 50).length, errorsBefore, 'off() removes the listener')
 })
 
@@ -213,6 +213,7 @@ t.test('close() rejects a rotation still waiting; the rotation resumes from the 
   const { rotation } = await beginRotation(app)
   await app.close()
   await t.rejects(rotation, { code: 'WEBHOOK_PRODUCER_CLOSED' })
+  await t.rejects(app.webhooks.rotate(), { code: 'WEBHOOK_PRODUCER_CLOSED' })
   await t.rejects(app.webhooks.revoke('x'), { code: 'WEBHOOK_PRODUCER_CLOSED' })
   await t.rejects(app.webhooks.sign({}, { audience: AUDIENCE }), { code: 'WEBHOOK_NO_ACTIVE_KEY', statusCode: 503 })
   t.match(await app.webhooks.health(), { healthy: false, reason: 'no active signing key' })

@@ -14,8 +14,8 @@ export interface FileKeyStoreOptions {
   path: string
 }
 
-function errorCode (error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException).code
+function isMissing (error: unknown): boolean {
+  return (error as NodeJS.ErrnoException).code === 'ENOENT'
 }
 
 /**
@@ -46,8 +46,8 @@ export function fileKeyStore (options: FileKeyStoreOptions): KeyStore {
         await file.close()
       }
     } catch (error) {
-      if (errorCode(error) === 'ENOENT') return null
-      throw new KeyStoreUnavailableError(path, String(errorCode(error) ?? error))
+      if (isMissing(error)) return null
+      throw new KeyStoreUnavailableError(path, (error as Error).message)
     }
     if (!isFile) throw new KeyStoreUnavailableError(path, 'it is not a regular file')
     if ((mode & UNSAFE_MODE_BITS) !== 0) throw new KeyStoreInsecureError(path, (mode & 0o777).toString(8).padStart(4, '0'))
@@ -91,7 +91,7 @@ export function fileKeyStore (options: FileKeyStoreOptions): KeyStore {
         }
       } catch (error) {
         await unlink(temporary).catch(() => {})
-        throw new KeyStoreUnavailableError(path, String(errorCode(error) ?? error))
+        throw new KeyStoreUnavailableError(path, (error as Error).message)
       }
     }
   }

@@ -46,8 +46,9 @@ export function rotationInProgress (keys: readonly KeyEntry[]): boolean {
 export function nextRotationStart (keys: readonly KeyEntry[], everyMs: number | null, publishLeadMs: number): number | null {
   const active = activeKey(keys)
   if (everyMs === null || active === undefined || rotationInProgress(keys)) return null
-  const activatedAt = active.transitions.findLast((step) => step.state === 'active')?.atMs as number
-  return activatedAt + everyMs - publishLeadMs
+  // An active key always has entered the active state, so the lookup cannot miss.
+  const activated = active.transitions.findLast((step) => step.state === 'active') as { atMs: number }
+  return activated.atMs + everyMs - publishLeadMs
 }
 
 class Step {
@@ -108,7 +109,7 @@ export function applyDue (keys: readonly KeyEntry[], atMs: number, retireAfterMs
     .sort((a, b) => (a.scheduled as { atMs: number }).atMs - (b.scheduled as { atMs: number }).atMs)
   for (const key of due) {
     const current = step.keys.find((candidate) => candidate.kid === key.kid) as KeyEntry
-    if (current.scheduled?.state === 'active') switchSigningKey(step, current, 'rotation', retireAfterMs)
+    if ((key.scheduled as { state: KeyState }).state === 'active') switchSigningKey(step, current, 'rotation', retireAfterMs)
     else step.move(key.kid, 'retired', 'rotation')
   }
   return step.result()

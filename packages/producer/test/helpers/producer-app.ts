@@ -79,7 +79,7 @@ export async function startupError (options: Record<string, unknown>): Promise<u
 
 /** Starts a rotation and waits until its new key is published. */
 export async function beginRotation (app: FastifyInstance): Promise<{ rotation: Promise<RotationResult>, first: string, second: string }> {
-  const first = app.webhooks.status().activeKid as string
+  const first = app.webhooks.status().activeKid
   const rotation = app.webhooks.rotate()
   await until(() => app.webhooks.status().rotationInProgress)
   const second = Object.keys(statesOf(app)).find((kid) => kid !== first) as string
