@@ -9,8 +9,8 @@ export const KeyStoreCorruptError = createError<[string, string]>('WEBHOOK_KEY_S
 /** The key store cannot be read or written. */
 export const KeyStoreUnavailableError = createError<[string, string]>('WEBHOOK_KEY_STORE_UNAVAILABLE', 'The key store %s cannot be used: %s', 500)
 
-/** The key file can be read or written by other users. */
-export const KeyStoreInsecureError = createError<[string, string]>('WEBHOOK_KEY_STORE_INSECURE', 'The key file %s has mode %s: other users can read or change private keys. Run chmod 600 on it.', 500)
+/** The key file can be read or written by users other than its owner. */
+export const KeyStoreInsecureError = createError<[string, string]>('WEBHOOK_KEY_STORE_INSECURE', 'The key file %s has mode %s: users other than its owner can read or change private keys. Run chmod 600 on it.', 500)
 
 /** Someone else changed the key set since it was read; the producer re-reads it and tries again. */
 export const KeyStoreConflictError = createError<[string]>('WEBHOOK_KEY_STORE_CONFLICT', 'The key store %s was changed by someone else since it was read', 409)
@@ -18,7 +18,7 @@ export const KeyStoreConflictError = createError<[string]>('WEBHOOK_KEY_STORE_CO
 /** A private key is encrypted at rest and cannot be decrypted with what was configured. */
 export const KeyDecryptionError = createError<[string, string]>('WEBHOOK_KEY_DECRYPTION_FAILED', 'The private key %s cannot be decrypted: %s', 500)
 
-/** Nothing can sign: the active key was revoked and no replacement could be made, or the producer is closed. */
+/** Nothing can sign: the producer is closed. */
 export const NoActiveKeyError = createError('WEBHOOK_NO_ACTIVE_KEY', 'No signing key is active', 503)
 
 /** `revoke(kid)` named a key that is not published. */

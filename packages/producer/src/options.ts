@@ -69,6 +69,10 @@ export interface ProducerSettings {
 }
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/
+/** Headers a delivery already sets or that HTTP owns: the token cannot travel in them. */
+const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'transfer-encoding', 'host', 'webhook-id'])
+/** The largest RSA key generated: 8192 bits already takes seconds. */
+export const MAX_RSA_MODULUS_BITS = 8192
 
 function requireObject (value: unknown, option: string): Record<string, unknown> {
   if (value === undefined) return {}
@@ -78,7 +82,8 @@ function requireObject (value: unknown, option: string): Record<string, unknown>
 
 function isKeyStore (value: unknown): value is KeyStore {
   const store = value as Partial<KeyStore> | null
-  return typeof store === 'object' && store !== null && typeof store.read === 'function' && typeof store.write === 'function' && typeof store.description === 'string'
+  return typeof store === 'object' && store !== null && typeof store.read === 'function' && typeof store.write === 'function' &&
+    typeof store.description === 'string' && (store.close === undefined || typeof store.close === 'function')
 }
 
 function isClock (value: unknown): value is Clock {
@@ -103,8 +108,8 @@ export function readProducerOptions (options: WebhookProducerOptions): ProducerS
   }
 
   const rsaModulusLength = raw.rsaModulusLength ?? MIN_RSA_MODULUS_BITS
-  if (!Number.isInteger(rsaModulusLength) || rsaModulusLength < MIN_RSA_MODULUS_BITS || rsaModulusLength % 8 !== 0) {
-    throw new WebhookOptionError('rsaModulusLength', `must be a whole number of bytes in bits, at least ${MIN_RSA_MODULUS_BITS} (got ${describeValue(rsaModulusLength)})`)
+  if (!Number.isInteger(rsaModulusLength) || rsaModulusLength < MIN_RSA_MODULUS_BITS || rsaModulusLength > MAX_RSA_MODULUS_BITS || rsaModulusLength % 8 !== 0) {
+    throw new WebhookOptionError('rsaModulusLength', `must be a whole number of bytes in bits, from ${MIN_RSA_MODULUS_BITS} to ${MAX_RSA_MODULUS_BITS} (got ${describeValue(rsaModulusLength)})`)
   }
 
   let keyStore: KeyStore
@@ -113,7 +118,7 @@ export function readProducerOptions (options: WebhookProducerOptions): ProducerS
   } else if (isKeyStore(raw.keyStore)) {
     keyStore = raw.keyStore
   } else {
-    throw new WebhookOptionError('keyStore', 'must be a key store: an object with description, read() and write(), such as memoryKeyStore() or fileKeyStore({ path })')
+    throw new WebhookOptionError('keyStore', 'must be a key store: an object with description, read(), write() and optionally close(), such as memoryKeyStore() or fileKeyStore({ path })')
   }
 
   const keyEncryptionKey = raw.keyEncryptionKey === undefined ? null : readKeyEncryptionKey(raw.keyEncryptionKey, 'keyEncryptionKey')
@@ -123,8 +128,8 @@ export function readProducerOptions (options: WebhookProducerOptions): ProducerS
   const clockSkew = parseDuration(raw.clockSkew ?? DEFAULT_CLOCK_SKEW, 'clockSkew')
 
   const header = raw.header ?? DEFAULT_TOKEN_HEADER
-  if (typeof header !== 'string' || !HEADER_NAME.test(header)) {
-    throw new WebhookOptionError('header', `must be a lower-case HTTP header name such as 'authorization' (got ${describeValue(header)})`)
+  if (typeof header !== 'string' || !HEADER_NAME.test(header) || RESERVED_HEADERS.has(header)) {
+    throw new WebhookOptionError('header', `must be a lower-case HTTP header name such as 'authorization', other than ${[...RESERVED_HEADERS].join(', ')} (got ${describeValue(header)})`)
   }
 
   const jwks = requireObject(raw.jwks, 'jwks')

@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events'
 import type { FastifyBaseLogger } from 'fastify'
-import { callAt } from '@webhook-jwt/protocol'
+import { callAt, emitSafely } from '@webhook-jwt/protocol'
 import { NoActiveKeyError, ProducerClosedError } from './errors.ts'
 import { buildJwksDocument, type JwksDocument } from './jwks/jwks-document.ts'
 import type { KeyState, TransitionReason } from './key-store/key-store.ts'
@@ -64,14 +64,24 @@ const CONFLICT_ATTEMPTS = 3
 
 interface RotationWaiter {
   previousKid: string
+  /** Set once the rotation this waiter asked for has begun or been joined: only then can it settle. */
+  started: boolean
   promise: Promise<RotationResult>
   resolve: (result: RotationResult) => void
   reject: (error: unknown) => void
 }
 
+/** A step in two parts: `prepare` does the slow work (key generation) before the clock is read; `plan` is instant. */
+interface StepPlan<T> {
+  prepare: (keys: readonly KeyEntry[]) => Promise<T>
+  plan: (keys: readonly KeyEntry[], prepared: T, nowMs: number) => LifecycleStep | null
+}
+
 function dateOf (scheduled: { state: KeyState, atMs: number } | null): { state: KeyState, at: Date } | null {
   return scheduled === null ? null : { state: scheduled.state, at: new Date(scheduled.atMs) }
 }
+
+const nothingToPrepare = async (): Promise<undefined> => undefined
 
 /**
  * The producer's keys: loaded and checked at registration, changed only through the lifecycle functions,
@@ -84,6 +94,9 @@ export class SigningKeys {
   #keys: KeyEntry[] = []
   #revision: number | null = null
   #jwks: JwksDocument = buildJwksDocument([])
+  // While a step that hands signing to an already-published key is being stored, that key signs: the
+  // handover time is the planned one, so the waits counted from it hold however slow the store is.
+  #handover: KeyEntry | null = null
   #queue: Promise<unknown> = Promise.resolve()
   #cancelTimer: (() => void) | null = null
   #rotation: RotationWaiter | null = null
@@ -105,7 +118,7 @@ export class SigningKeys {
   /** The key that signs now. */
   get active (): KeyEntry {
     if (this.#closed) throw new NoActiveKeyError()
-    return this.#activeKey
+    return this.#handover ?? this.#activeKey
   }
 
   // Once open() has run there is always exactly one active key: the store is bootstrapped when it has none,
@@ -122,13 +135,16 @@ export class SigningKeys {
   async open (): Promise<void> {
     await this.#reload()
     const { keyEncryptionKey } = this.#settings
-    await this.#commit(async (keys, nowMs) => {
-      const sealed = sealPlainKeys(keys, keyEncryptionKey)
-      let step: LifecycleStep = { keys: sealed.keys, changes: [] }
-      if (activeKey(step.keys) === undefined) step = bootstrap(step.keys, await this.#generate(), nowMs)
-      const due = applyDue(step.keys, nowMs, this.#settings.retireAfter * 1000)
-      if (sealed.sealedCount > 0) this.#log.info({ keys: sealed.sealedCount }, 'webhook signing keys encrypted at rest with the configured keyEncryptionKey')
-      return sealed.sealedCount === 0 && step.changes.length === 0 && due.changes.length === 0 ? null : { keys: due.keys, changes: [...step.changes, ...due.changes] }
+    await this.#commit({
+      prepare: async (keys) => activeKey(keys) === undefined ? await this.#generate() : undefined,
+      plan: (keys, fresh, nowMs) => {
+        const sealed = sealPlainKeys(keys, keyEncryptionKey)
+        const start = fresh === undefined ? { keys: sealed.keys, changes: [] } : bootstrap(sealed.keys, fresh, nowMs)
+        const due = applyDue(start.keys, nowMs, this.#settings.retireAfter * 1000)
+        if (sealed.sealedCount > 0) this.#log.info({ keys: sealed.sealedCount }, 'webhook signing keys encrypted at rest with the configured keyEncryptionKey')
+        const changes = [...start.changes, ...due.changes]
+        return sealed.sealedCount === 0 && changes.length === 0 ? null : { keys: due.keys, changes }
+      }
     })
   }
 
@@ -146,27 +162,33 @@ export class SigningKeys {
     if (this.#closed) return Promise.reject(new ProducerClosedError())
     const waiter = this.#waiter()
     this.#enqueue(async () => {
-      await this.#commit(async (keys, nowMs) => rotationInProgress(keys)
-        ? null
-        : beginRotation(keys, await this.#generate(), nowMs, this.#settings.publishLead * 1000))
-    }).catch((error: unknown) => this.#failRotation(error))
+      waiter.previousKid = (this.#keys.find((key) => key.state === 'retiring') ?? this.#activeKey).kid
+      await this.#commit({
+        prepare: async (keys) => rotationInProgress(keys) ? undefined : await this.#generate(),
+        plan: (keys, fresh, nowMs) => rotationInProgress(keys) ? null : beginRotation(keys, fresh as KeyEntry, nowMs, this.#settings.publishLead * 1000)
+      })
+      waiter.started = true
+      this.#settleRotation()
+    }).catch((error: unknown) => this.#failRotation(waiter, error))
     return waiter.promise
   }
 
   /** Re-activates the previous key while it is still published (see `rollback` in the lifecycle). */
   async rollback (): Promise<void> {
     await this.#enqueue(async () => {
-      await this.#commit(async (keys, nowMs) => rollback(keys, nowMs, this.#settings.retireAfter * 1000))
+      await this.#commit({ prepare: nothingToPrepare, plan: (keys, _none, nowMs) => rollback(keys, nowMs, this.#settings.retireAfter * 1000) })
     })
   }
 
   /** Unpublishes `kid` at once; tokens it signed stop verifying as soon as receivers refresh. */
   async revoke (kid: string): Promise<void> {
     await this.#enqueue(async () => {
-      await this.#commit(async (keys, nowMs) => {
-        const target = keys.find((key) => key.kid === kid)
-        const fresh = target?.state === 'active' && revokeReplacement(keys) === undefined ? await this.#generate() : undefined
-        return revoke(keys, kid, nowMs, fresh)
+      await this.#commit({
+        prepare: async (keys) => {
+          const target = keys.find((key) => key.kid === kid)
+          return target?.state === 'active' && revokeReplacement(keys) === undefined ? await this.#generate() : undefined
+        },
+        plan: (keys, fresh, nowMs) => revoke(keys, kid, nowMs, fresh)
       })
     })
   }
@@ -204,7 +226,7 @@ export class SigningKeys {
     this.#closed = true
     this.#cancelTimer?.()
     await this.#queue
-    this.#failRotation(new ProducerClosedError())
+    if (this.#rotation !== null) this.#failRotation(this.#rotation, new ProducerClosedError())
     await this.#settings.keyStore.close?.()
   }
 
@@ -235,42 +257,47 @@ export class SigningKeys {
   }
 
   /**
-   * Plans a step on the current keys, stores it, and only then serves it. A conflicting writer makes it
-   * re-read the store and plan again on what is there now.
+   * Prepares and plans a step on the current keys, stores it, and only then serves it. A conflicting writer
+   * makes it re-read the store and plan again on what is there now.
    */
-  async #commit (plan: (keys: readonly KeyEntry[], nowMs: number) => Promise<LifecycleStep | null>, attempt = 1): Promise<void> {
-    const step = await plan(this.#keys, this.#settings.clock.now())
-    if (step === null) return
+  async #commit<T> (step: StepPlan<T>, attempt = 1): Promise<void> {
+    const prepared = await step.prepare(this.#keys)
+    const planned = step.plan(this.#keys, prepared, this.#settings.clock.now())
+    if (planned === null) return
     const revision = (this.#revision ?? 0) + 1
+    const successor = activeKey(planned.keys) as KeyEntry
+    if (successor.kid !== activeKey(this.#keys)?.kid && this.isPublished(successor.kid)) this.#handover = successor
     try {
-      await this.#settings.keyStore.write(writeKeySet(step.keys, revision), this.#revision)
+      await this.#settings.keyStore.write(writeKeySet(planned.keys, revision), this.#revision)
     } catch (error) {
+      this.#handover = null
       if ((error as { code?: string }).code !== 'WEBHOOK_KEY_STORE_CONFLICT' || attempt === CONFLICT_ATTEMPTS) throw error
       this.#log.warn({ keyStore: this.#settings.keyStore.description }, 'webhook key store changed underneath; reloading it')
       await this.#reload()
       // What the other writer stored may have finished a rotation or scheduled a step for this process too.
       this.#settleRotation()
       this.#schedule()
-      return await this.#commit(plan, attempt + 1)
+      return await this.#commit(step, attempt + 1)
     }
+    this.#handover = null
     this.#revision = revision
-    this.#keys = step.keys
-    this.#jwks = buildJwksDocument(step.keys)
+    this.#keys = planned.keys
+    this.#jwks = buildJwksDocument(planned.keys)
     this.#stepError = null
-    for (const change of step.changes) this.#report(change)
+    for (const change of planned.changes) this.#report(change)
     this.#settleRotation()
     this.#schedule()
+  }
+
+  #notify (event: string, payload: unknown): void {
+    // A listener's bug must not undo or hide a transition that is already stored and served.
+    emitSafely(this.#events, event, payload, (error) => this.#log.error({ err: error, event }, 'a webhook producer event listener failed'))
   }
 
   #report (change: KeyChange): void {
     const event: KeyTransitionEvent = { kid: change.kid, from: change.from, to: change.to, at: new Date(change.atMs), reason: change.reason, next: dateOf(change.scheduled) }
     this.#log.info({ kid: event.kid, from: event.from, to: event.to, reason: event.reason, next: event.next }, `webhook signing key ${event.kid} is now ${event.to}`)
-    try {
-      this.#events.emit('transition', event)
-    } catch (error) {
-      // A listener's bug must not undo or hide a transition that is already stored and served.
-      this.#log.error({ err: error }, 'a webhook key transition listener threw')
-    }
+    this.#notify('transition', event)
   }
 
   #schedule (): void {
@@ -290,46 +317,52 @@ export class SigningKeys {
       if (this.#closed) return
       this.#stepError = error as Error
       this.#log.error({ err: error, retryInMs: STEP_RETRY_MS }, 'webhook key rotation step failed; it will be tried again')
-      this.#events.emit('stepFailed', error)
+      this.#cancelTimer?.()
       this.#cancelTimer = callAt(this.#settings.clock, this.#settings.clock.now() + STEP_RETRY_MS, () => this.#advanceSoon())
+      this.#notify('stepFailed', error)
     })
   }
 
   /** Applies what is due: a switch, a retirement, or the start of a scheduled rotation. */
   async #advance (): Promise<void> {
-    await this.#commit(async (keys, nowMs) => {
-      const due = applyDue(keys, nowMs, this.#settings.retireAfter * 1000)
-      const start = nextRotationStart(due.keys, this.#everyMs(), this.#settings.publishLead * 1000)
-      if (start === null || start > nowMs) return due.changes.length === 0 ? null : due
-      const begun = beginRotation(due.keys, await this.#generate(), nowMs, this.#settings.publishLead * 1000)
-      return { keys: begun.keys, changes: [...due.changes, ...begun.changes] }
+    const retireAfterMs = this.#settings.retireAfter * 1000
+    const publishLeadMs = this.#settings.publishLead * 1000
+    const rotationDue = (keys: readonly KeyEntry[], nowMs: number): boolean => {
+      const start = nextRotationStart(applyDue(keys, nowMs, retireAfterMs).keys, this.#everyMs(), publishLeadMs)
+      return start !== null && start <= nowMs
+    }
+    await this.#commit({
+      prepare: async (keys) => rotationDue(keys, this.#settings.clock.now()) ? await this.#generate() : undefined,
+      plan: (keys, fresh, nowMs) => {
+        const due = applyDue(keys, nowMs, retireAfterMs)
+        if (fresh === undefined || !rotationDue(keys, nowMs)) return due.changes.length === 0 ? null : due
+        const begun = beginRotation(due.keys, fresh, nowMs, publishLeadMs)
+        return { keys: begun.keys, changes: [...due.changes, ...begun.changes] }
+      }
     })
     this.#schedule()
   }
 
   #waiter (): RotationWaiter {
-    const keys = this.#keys
-    const previousKid = (keys.find((key) => key.state === 'retiring') ?? this.#activeKey).kid
     let settle!: Pick<RotationWaiter, 'resolve' | 'reject'>
     const promise = new Promise<RotationResult>((resolve, reject) => {
       settle = { resolve, reject }
     })
     // Callers may fire and forget; a rotation cut short by close() must not crash the process.
     promise.catch(() => {})
-    this.#rotation = { previousKid, promise, ...settle }
+    this.#rotation = { previousKid: this.#activeKey.kid, started: false, promise, ...settle }
     return this.#rotation
   }
 
   #settleRotation (): void {
     const waiter = this.#rotation
-    if (waiter === null || rotationInProgress(this.#keys)) return
+    if (waiter === null || !waiter.started || rotationInProgress(this.#keys)) return
     this.#rotation = null
     waiter.resolve({ previousKid: waiter.previousKid, activeKid: this.#activeKey.kid })
   }
 
-  #failRotation (error: unknown): void {
-    const waiter = this.#rotation
-    this.#rotation = null
-    waiter?.reject(error)
+  #failRotation (waiter: RotationWaiter, error: unknown): void {
+    if (this.#rotation === waiter) this.#rotation = null
+    waiter.reject(error)
   }
 }

@@ -26,8 +26,8 @@ t.test('the first start writes the key file with mode 0600, atomically, and a re
   t.equal(JSON.parse(readFileSync(path, 'utf8')).revision, 1, 'and does not rewrite an unchanged set')
 })
 
-t.test('a file other users can read or change is refused', async (t) => {
-  for (const mode of [0o644, 0o604, 0o620, 0o606]) {
+t.test('a file anyone but its owner can read or change is refused', async (t) => {
+  for (const mode of [0o644, 0o640, 0o604, 0o620, 0o606, 0o610]) {
     const path = join(t.testdir(), 'keys.json')
     const { app } = await buildProducer(t, { keyStore: fileKeyStore({ path }) })
     await app.close()
@@ -64,7 +64,7 @@ t.test('an unreadable path is a startup error', async (t) => {
 t.test('a write that cannot complete is an error and leaves no temporary file', async (t) => {
   const folder = t.testdir({ blocker: 'not a folder' })
   const blocked = fileKeyStore({ path: join(folder, 'blocker', 'keys.json') })
-  await t.rejects(blocked.write({ format: 'webhook-jwt/key-set@1', revision: 1, keys: [] }, null), { code: 'WEBHOOK_KEY_STORE_UNAVAILABLE', message: /ENOTDIR/ })
+  await t.rejects(blocked.write({ format: 'webhook-jwt/key-set@1', revision: 1, keys: [] }, null), { code: 'WEBHOOK_KEY_STORE_UNAVAILABLE', message: /EEXIST/ })
   // A folder that is a dangling link reads as empty (ENOENT), so the failure comes from the write itself.
   symlinkSync(join(folder, 'gone'), join(folder, 'dangling'))
   const dangling = fileKeyStore({ path: join(folder, 'dangling', 'keys.json') })

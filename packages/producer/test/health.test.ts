@@ -147,3 +147,66 @@ t.test('a step that fails while the app closes is not retried after it closed', 
   t.equal(clock.pending, 0, 'no retry armed')
   t.notOk(logs.some((line) => line.msg === 'webhook key rotation step failed; it will be tried again'))
 })
+
+t.test('a stepFailed listener that throws neither crashes the process nor stops the retries', async (t) => {
+  const clock = createManualClock(START)
+  const keyStore = faultyStore()
+  const { app, logs } = await buildProducer(t, { keyStore, clock, tokenTtl: 300, clockSkew: 30, rotation: { every: false } })
+  let failures = 0
+  app.webhooks.on('stepFailed', () => {
+    failures++
+    throw new Error('metrics bug')
+  })
+  app.webhooks.on('stepFailed', async () => { throw new Error('async metrics bug') })
+  const { rotation, first } = await beginRotation(app)
+  keyStore.failWrites = true
+  clock.advance(630_000)
+  await until(() => failures === 1)
+  t.equal(clock.pending, 1, 'the retry is armed')
+  keyStore.failWrites = false
+  clock.advance(STEP_RETRY_MS)
+  await until(() => app.webhooks.status().activeKid !== first)
+  clock.advance(330_000)
+  t.match(await rotation, { previousKid: first })
+  await until(() => logs.filter((line) => line.msg === 'a webhook producer event listener failed').length === 2)
+  t.pass('both listener failures were logged')
+})
+
+t.test('while a switch is being stored, the new key already signs: the handover time is the planned one', async (t) => {
+  const clock = createManualClock(START)
+  const inner = memoryKeyStore()
+  let release: (() => void) | undefined
+  let holdWrites = false
+  const keyStore: KeyStore = {
+    description: 'slow',
+    read: async () => await inner.read(),
+    async write (keySet, revision) {
+      if (holdWrites) await new Promise<void>((resolve) => { release = resolve })
+      await inner.write(keySet, revision)
+    }
+  }
+  const { app } = await buildProducer(t, { keyStore, clock, tokenTtl: 300, clockSkew: 30, rotation: { every: false } })
+  const { first, second } = await beginRotation(app)
+  holdWrites = true
+  clock.advance(630_000)
+  await until(() => release !== undefined)
+  t.equal(statesOf(app)[second], 'next', 'not stored yet')
+  t.equal((await app.webhooks.sign({}, { audience: 'https://receiver.test' })).kid, second, 'but the published next key signs already')
+  clock.advance(10_000)
+  release?.()
+  await until(() => statesOf(app)[second] === 'active')
+  t.same(app.webhooks.status().keys.find((key) => key.kid === first)?.next, { state: 'retired', at: new Date(START + 630_000 + 330_000) }, 'the retire wait counts from the handover')
+})
+
+t.test('a failed write hands signing back to the key that was active', async (t) => {
+  const clock = createManualClock(START)
+  const keyStore = faultyStore()
+  const { app } = await buildProducer(t, { keyStore, clock, tokenTtl: 300, clockSkew: 30, rotation: { every: false } })
+  const { first } = await beginRotation(app)
+  const failures: Error[] = []
+  app.webhooks.on('stepFailed', (error) => failures.push(error))
+  keyStore.failWrites = true
+  clock.advance(630_000)
+  await until(() => failures.length === 1)
+  t.equal((await app.webhooks.sign({}, { audience: 'https://receiver.test' })).kid, first)
+})

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { fileKeyStore } from '@webhook-jwt/producer'
@@ -110,6 +110,7 @@ t.test('restart after the rotation completed: nothing to do, nothing rewritten',
   const { app, logs } = await start(t, path, clock)
   t.same(statesOf(app), { [first]: 'retired', [second]: 'active' })
   t.equal(logs.filter((line) => line.to !== undefined).length, 0, 'no transition at startup')
+  t.equal(JSON.parse(readFileSync(path, 'utf8')).revision, 4, 'the file was not rewritten')
 })
 
 t.test('a temporary file left by a crash during a write is ignored', async (t) => {

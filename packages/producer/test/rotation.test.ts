@@ -199,7 +199,7 @@ t.test('a throwing transition listener is logged and does not undo the transitio
   const first = app.webhooks.status().activeKid
   await app.webhooks.revoke(first)
   t.not(app.webhooks.status().activeKid, first)
-  t.ok(logs.some((line) => line.msg === 'a webhook key transition listener threw'))
+  t.ok(logs.some((line) => line.msg === 'a webhook producer event listener failed' && line.event === 'transition'))
   app.webhooks.off('transition', listener)
   const errorsBefore = logs.filter((line) => line.level >= 50).length
   await app.webhooks.revoke(app.webhooks.status().activeKid)
@@ -219,4 +219,36 @@ t.test('close() rejects a rotation still waiting; the rotation resumes from the 
   t.match(await app.webhooks.health(), { healthy: false, reason: 'no active signing key' })
   const { app: restarted } = await buildProducer(t, { ...WINDOWS, keyStore, clock, rotation: { every: false } })
   t.ok(restarted.webhooks.status().rotationInProgress)
+})
+
+t.test('rotate() queued behind a revoke settles only when its own rotation completes', async (t) => {
+  const clock = createManualClock(START)
+  const { app } = await buildProducer(t, { ...WINDOWS, keyStore: memoryKeyStore(), clock, rotation: { every: false } })
+  const revoked = app.webhooks.revoke(app.webhooks.status().activeKid)
+  let settled = false
+  const rotation = app.webhooks.rotate().then((result) => { settled = true; return result })
+  await revoked
+  await until(() => app.webhooks.status().rotationInProgress)
+  const replacement = app.webhooks.status().activeKid
+  await settle()
+  t.notOk(settled, 'still running')
+  clock.advance(PUBLISH_LEAD)
+  await until(() => app.webhooks.status().activeKid !== replacement)
+  clock.advance(RETIRE_AFTER)
+  const result = await rotation
+  t.same(result, { previousKid: replacement, activeKid: app.webhooks.status().activeKid })
+  t.not(result.activeKid, replacement)
+})
+
+t.test('with rotation.every set, a rollback before the switch does not start another rotation at once', async (t) => {
+  const clock = createManualClock(START)
+  const every = 30 * 86400_000
+  const { app } = await buildProducer(t, { ...WINDOWS, keyStore: memoryKeyStore(), clock, rotation: { every: '30d' } })
+  clock.advance(every - PUBLISH_LEAD)
+  await until(() => app.webhooks.status().rotationInProgress)
+  clock.advance(1000)
+  await app.webhooks.rollback()
+  await settle()
+  t.notOk(app.webhooks.status().rotationInProgress, 'the schedule waits')
+  t.same(app.webhooks.status().nextRotationAt, new Date(clock.now() + every - PUBLISH_LEAD), 'a full period from the rollback')
 })

@@ -31,6 +31,8 @@ t.test('damaged key sets are refused with the reason', async (t) => {
   const weakKid = await keyIdOf(weakRsa)
   const exponent3 = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 3 }).privateKey.export({ format: 'jwk' })
   const exponent3Kid = await keyIdOf(exponent3)
+  const rsaJwk = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' })
+  const rsaKid = await keyIdOf(rsaJwk)
 
   const damage: Array<[string, (doc: any) => unknown, RegExp]> = [
     ['not an object', () => 'text', /format is not/],
@@ -60,7 +62,13 @@ t.test('damaged key sets are refused with the reason', async (t) => {
     ['private scalar replaced', (doc) => { doc.keys[0].privateKey.jwk.d = other.keys[0]?.privateKey?.format === 'jwk' ? other.keys[0].privateKey.jwk.d : ''; return doc }, /privateKey does not belong to its public key/],
     ['private key of another key', (doc) => { doc.keys[0].privateKey = other.keys[0]?.privateKey; return doc }, /privateKey does not belong to its public key/],
     ['duplicate kid', (doc) => ({ ...doc, keys: [doc.keys[0], doc.keys[0]] }), /two keys share a kid/],
-    ['two active keys', (doc) => { doc.keys[1].state = 'active'; return doc }, /more than one key is active/]
+    ['two active keys', (doc) => { doc.keys[1].state = 'active'; doc.keys[1].scheduled = null; doc.keys[1].transitions.push({ state: 'active', at: doc.keys[1].transitions[0].at, reason: 'rotation' }); return doc }, /more than one key is active/],
+    ['two rotations in progress', (doc) => ({ ...doc, keys: [...doc.keys, { ...other.keys[0], state: 'retiring', scheduled: { state: 'retired', at: doc.keys[1].scheduled.at } }] }), /more than one rotation is in progress/],
+    ['active key that never became active', (doc) => { doc.keys[0].transitions = []; return doc }, /keys\[0\] is active but never became active/],
+    ['active key scheduled to retire', (doc) => { doc.keys[0].scheduled = { state: 'retired', at: doc.keys[1].scheduled.at }; return doc }, /keys\[0\] is active but its scheduled step is retired/],
+    ['next key with nothing scheduled', (doc) => { doc.keys[1].scheduled = null; return doc }, /keys\[1\] is next but its scheduled step is none/],
+    ['EC key labelled RS256', (doc) => { doc.keys[0].alg = 'RS256'; return doc }, /alg RS256 does not fit a P-256 key/],
+    ['RSA key labelled ES256', (doc) => ({ ...doc, keys: [{ ...doc.keys[0], kid: rsaKid, alg: 'ES256', publicJwk: toPublishedJwk(rsaJwk, { kid: rsaKid, alg: 'ES256' }), privateKey: { format: 'jwk', jwk: rsaJwk } }] }), /alg ES256 does not fit a RSA key/]
   ]
   for (const [name, damageIt, reason] of damage) {
     const error = await startError(damageIt(structuredClone(valid)))

@@ -6,6 +6,9 @@ import { WebhookOptionError, describeValue } from './option-error.ts'
  */
 export type Duration = number | string
 
+/** The longest duration any option takes: ten years. Longer values are mistakes, and overflow dates. */
+export const MAX_DURATION_SECONDS = 3650 * 86400
+
 const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800 }
 const DURATION_PATTERN = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?$/
 
@@ -30,6 +33,7 @@ export function parseDuration (value: unknown, option: string, rule: 'any' | 'in
   if (seconds === undefined || !Number.isFinite(seconds) || seconds < 0) {
     throw new WebhookOptionError(option, `must be a duration in seconds: a number of seconds or a string such as '90s', '10m' or '1h' (got ${describeValue(value)})`)
   }
+  if (seconds > MAX_DURATION_SECONDS) throw new WebhookOptionError(option, `must be at most ten years (got ${describeValue(value)})`)
   // Float units ('0.1m') can land a hair off a whole number; round to the millisecond we can represent.
   seconds = Math.round(seconds * 1000) / 1000
   if (rule === 'integer' && !Number.isInteger(seconds)) {

@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, rename, unlink } from 'node:fs/promises'
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { WebhookOptionError, describeValue } from '@webhook-jwt/protocol'
 import { KeyStoreConflictError, KeyStoreCorruptError, KeyStoreInsecureError, KeyStoreUnavailableError } from '../errors.ts'
 import type { KeyStore, StoredKeySet } from './key-store.ts'
 
-/** Permission bits that let another user read the file, or change it. */
-const UNSAFE_MODE_BITS = 0o027
+/** Permission bits that let anyone but the owner read or change the file. */
+const UNSAFE_MODE_BITS = 0o077
+/** A lock file older than this was left by a writer that died: it is broken. */
+export const STALE_LOCK_MS = 10_000
 
 /** Options of `fileKeyStore`. */
 export interface FileKeyStoreOptions {
@@ -18,11 +20,17 @@ function isMissing (error: unknown): boolean {
   return (error as NodeJS.ErrnoException).code === 'ENOENT'
 }
 
+function isTaken (error: unknown): boolean {
+  return (error as NodeJS.ErrnoException).code === 'EEXIST'
+}
+
 /**
  * Keeps keys in one JSON file. Every write goes to a temporary file in the same folder, is flushed to disk,
  * then renamed over the old file, so a crash leaves the old set or the new one, never half of either.
- * A file that others can read or change, or that does not parse, is refused: it is never regenerated,
- * since that would silently replace keys receivers trust. One process writes a file at a time.
+ * A file anyone but its owner can read or change, or that does not parse, is refused: it is never
+ * regenerated, since that would silently replace keys receivers trust. Writes take a lock file
+ * (`<path>.lock`), so two writers cannot both win; still, only one producer process should use a file,
+ * since another process only sees its changes when it next writes.
  *
  * @example
  * app.register(webhookProducer, { issuer, keyStore: fileKeyStore({ path: '/var/lib/sender/webhook-keys.json' }) })
@@ -64,34 +72,64 @@ export function fileKeyStore (options: FileKeyStoreOptions): KeyStore {
     return parsed as StoredKeySet
   }
 
+  // The revision check and the rename happen under an exclusive lock file, so two writers cannot both win.
+  async function lock (): Promise<() => Promise<void>> {
+    const lockPath = `${path}.lock`
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await (await open(lockPath, 'wx', 0o600)).close()
+        return async () => { await rm(lockPath, { force: true }) }
+      } catch (error) {
+        if (!isTaken(error)) throw new KeyStoreUnavailableError(path, (error as Error).message)
+      }
+      // Held by a live writer (a conflict), or left by one that died: a lock older than STALE_LOCK_MS is
+      // broken, once. A lock that vanished in between counts as stale.
+      const heldFor = Date.now() - (await stat(lockPath).catch(() => ({ mtimeMs: 0 }))).mtimeMs
+      if (attempt === 2 || heldFor < STALE_LOCK_MS) throw new KeyStoreConflictError(path)
+      await rm(lockPath, { force: true })
+    }
+  }
+
+  // Temporary file in the same folder, flushed, renamed over the old file, then the folder flushed:
+  // a crash at any point leaves the old set or the new one, never half of either.
+  async function replace (folder: string, content: string): Promise<void> {
+    const temporary = join(folder, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
+    try {
+      const file = await open(temporary, 'wx', 0o600)
+      try {
+        await file.writeFile(content)
+        await file.sync()
+      } finally {
+        await file.close()
+      }
+      await rename(temporary, path)
+      const directory = await open(folder, 'r')
+      try {
+        await directory.sync()
+      } finally {
+        await directory.close()
+      }
+    } catch (error) {
+      await rm(temporary, { force: true })
+      throw new KeyStoreUnavailableError(path, (error as Error).message)
+    }
+  }
+
   return {
     description: path,
     read: readCurrent,
     async write (keySet, expectedRevision) {
-      const current = await readCurrent()
-      if ((current?.revision ?? null) !== expectedRevision) throw new KeyStoreConflictError(path)
       const folder = dirname(path)
-      const temporary = join(folder, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
-      try {
-        await mkdir(folder, { recursive: true, mode: 0o700 })
-        const file = await open(temporary, 'wx', 0o600)
-        try {
-          await file.writeFile(`${JSON.stringify(keySet, null, 2)}\n`)
-          await file.sync()
-        } finally {
-          await file.close()
-        }
-        await rename(temporary, path)
-        // Flush the rename itself, or a power cut could bring the old file back.
-        const directory = await open(folder, 'r')
-        try {
-          await directory.sync()
-        } finally {
-          await directory.close()
-        }
-      } catch (error) {
-        await unlink(temporary).catch(() => {})
+      await mkdir(folder, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
         throw new KeyStoreUnavailableError(path, (error as Error).message)
+      })
+      const release = await lock()
+      try {
+        const current = await readCurrent()
+        if ((current?.revision ?? null) !== expectedRevision) throw new KeyStoreConflictError(path)
+        await replace(folder, `${JSON.stringify(keySet, null, 2)}\n`)
+      } finally {
+        await release()
       }
     }
   }

@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto'
 import type { JWK } from 'jose'
-import { MIN_RSA_MODULUS_BITS, RSA_PUBLIC_EXPONENT, isSigningAlgorithm, keyIdOf, toPublishedJwk, type PublishedJwk, type SigningAlgorithm } from '@webhook-jwt/protocol'
+import { MIN_RSA_MODULUS_BITS, RSA_PUBLIC_EXPONENT, algorithmsForKey, isSigningAlgorithm, keyIdOf, toPublishedJwk, type PublishedJwk, type SigningAlgorithm } from '@webhook-jwt/protocol'
 import { KeyStoreCorruptError } from '../errors.ts'
 import { KEY_SET_FORMAT, type KeyState, type StoredKey, type StoredKeySet, type StoredPrivateKey, type TransitionReason } from '../key-store/key-store.ts'
 import { openPrivateKey, sealPrivateKey } from './key-encryption.ts'
@@ -18,6 +18,8 @@ export interface KeyEntry {
 }
 
 const STATES: readonly KeyState[] = ['next', 'active', 'retiring', 'retired']
+/** What a key in each state waits for: a next key to sign, a retiring key to retire, the others nothing. */
+const SCHEDULED_STATE: Record<KeyState, KeyState | null> = { next: 'active', active: null, retiring: 'retired', retired: null }
 const REASONS: readonly TransitionReason[] = ['bootstrap', 'rotation', 'rollback', 'revoke']
 
 function isObject (value: unknown): value is Record<string, unknown> {
@@ -61,6 +63,7 @@ async function checkPublicKey (jwk: Record<string, unknown>, kid: string, alg: S
     throw new Error(`${where}.publicJwk is not a usable public key`)
   }
   if (await keyIdOf(published) !== kid) throw new Error(`${where}.kid is not the RFC 7638 thumbprint of its public key`)
+  if (!algorithmsForKey(published).includes(alg)) throw new Error(`${where}.alg ${alg} does not fit a ${String(published.crv ?? published.kty)} key`)
   if (published.kty === 'RSA' && (published.e !== RSA_PUBLIC_EXPONENT || (publicKey.asymmetricKeyDetails as { modulusLength: number }).modulusLength < MIN_RSA_MODULUS_BITS)) {
     throw new Error(`${where} is an RSA key under ${MIN_RSA_MODULUS_BITS} bits or with an exponent other than 65537`)
   }
@@ -86,6 +89,8 @@ async function readKey (value: unknown, index: number, keyEncryptionKey: Buffer 
     if (!isObject(value.scheduled)) throw new Error(`${where}.scheduled is malformed`)
     scheduled = { state: readState(value.scheduled.state, `${where}.scheduled.state`), atMs: readTime(value.scheduled.at, `${where}.scheduled.at`) }
   }
+  if ((scheduled?.state ?? null) !== SCHEDULED_STATE[state]) throw new Error(`${where} is ${state} but its scheduled step is ${scheduled === null ? 'none' : scheduled.state}`)
+  if (state === 'active' && !transitions.some((step) => step.state === 'active')) throw new Error(`${where} is active but never became active`)
   if (state === 'retired') {
     if (value.privateKey !== null) throw new Error(`${where} is retired but still holds a private key`)
     return { kid, alg, state, publicJwk, sealed: null, privateKey: null, transitions, scheduled }
@@ -116,6 +121,7 @@ export async function readKeySet (stored: StoredKeySet, keyEncryptionKey: Buffer
     for (const [index, value] of document.keys.entries()) keys.push(await readKey(value, index, keyEncryptionKey))
     if (new Set(keys.map((key) => key.kid)).size !== keys.length) throw new Error('two keys share a kid')
     if (keys.filter((key) => key.state === 'active').length > 1) throw new Error('more than one key is active')
+    if (keys.filter((key) => key.state === 'next' || key.state === 'retiring').length > 1) throw new Error('more than one rotation is in progress')
     return { revision: document.revision as number, keys }
   } catch (error) {
     if ((error as { code?: string }).code === 'WEBHOOK_KEY_DECRYPTION_FAILED') throw error

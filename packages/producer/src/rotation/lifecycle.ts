@@ -41,14 +41,19 @@ export function rotationInProgress (keys: readonly KeyEntry[]): boolean {
 
 /**
  * When the next scheduled rotation starts: `publishLead` before the active key has signed for `every`,
- * so each key signs for `every`. `null` when rotation is not scheduled or one is already running.
+ * so each key signs for `every`. A rollback or a revoke restarts the period: an operator who has just undone
+ * a rotation does not want the schedule to start another at once. `null` when rotation is not scheduled or
+ * one is already running.
  */
 export function nextRotationStart (keys: readonly KeyEntry[], everyMs: number | null, publishLeadMs: number): number | null {
   const active = activeKey(keys)
   if (everyMs === null || active === undefined || rotationInProgress(keys)) return null
-  // An active key always has entered the active state, so the lookup cannot miss.
-  const activated = active.transitions.findLast((step) => step.state === 'active') as { atMs: number }
-  return activated.atMs + everyMs - publishLeadMs
+  // An active key always has entered the active state (the store is validated for it).
+  let since = (active.transitions.findLast((step) => step.state === 'active') as { atMs: number }).atMs
+  for (const key of keys) {
+    for (const step of key.transitions) if (step.reason === 'rollback' || step.reason === 'revoke') since = Math.max(since, step.atMs)
+  }
+  return since + everyMs - publishLeadMs
 }
 
 class Step {

@@ -1,0 +1,230 @@
+import { EventEmitter } from 'node:events'
+import { Transform, pipeline } from 'node:stream'
+import { createHash } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions, preHandlerAsyncHookHandler } from 'fastify'
+import fp from 'fastify-plugin'
+import { bodyDigest, digestsMatch } from '@webhook-jwt/protocol'
+import { WebhookVerificationError } from './errors.ts'
+import { RemoteKeySet, type KeySetFetchEvent, type KeySetStatus } from './key-set/remote-key-set.ts'
+import { readConsumerOptions, type WebhookConsumerOptions } from './options.ts'
+import { sendRefusal } from './respond.ts'
+import { extractToken, verifyToken, type VerifiedToken } from './verify/verify-token.ts'
+
+/** What a verified request carries in `request.webhook`. */
+export interface VerifiedWebhook {
+  /** The `webhook_id`: the same on every retry of one event. Deduplicate on it. */
+  id: string
+  /** The sender (`iss`), as configured. */
+  issuer: string
+  /** The key that signed it. */
+  kid: string
+  /** Every claim of the token. */
+  claims: Record<string, unknown>
+}
+
+/** Reported for every verification, accepted or not. */
+export interface VerificationEvent {
+  outcome: 'accepted' | 'rejected'
+  /** The error code, for rejections. */
+  code?: string
+  status: number
+  issuer?: string
+  kid?: string
+  durationMs: number
+}
+
+/** The consumer's API, at `app.webhookConsumer`. */
+export interface WebhookConsumer {
+  /** Each issuer's key set: kids, last fetch, freshness, last error. */
+  status(): KeySetStatus[]
+  /** True when every issuer's key set can verify (fresh, or stale within `jwks.maxStale`). */
+  healthy(): boolean
+  /** `verification`: every accepted or rejected webhook. `keySetFetch`: every fetch, and every unknown kid a cooldown held back. */
+  on(event: 'verification', listener: (event: VerificationEvent) => void): this
+  on(event: 'keySetFetch', listener: (event: KeySetFetchEvent) => void): this
+  off(event: 'verification' | 'keySetFetch', listener: (...args: never[]) => void): this
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * The preHandler that verifies a webhook. List it in the route's own `preHandler` option (or set
+     * `config: { webhook: true }`) so the token is checked before the body is read and the body is hashed
+     * as it arrives.
+     *
+     * @example
+     * app.post('/hooks', { preHandler: app.verifyWebhook }, async (request) => handle(request.webhook.id, request.body))
+     */
+    verifyWebhook: preHandlerAsyncHookHandler
+    webhookConsumer: WebhookConsumer
+  }
+  interface FastifyRequest {
+    /** Set on routes that verify webhooks, once the webhook is verified; `null` otherwise. */
+    webhook: VerifiedWebhook | null
+  }
+  interface FastifyContextConfig {
+    /** `true`: verify webhooks on this route (same as listing `app.verifyWebhook` in its preHandler). */
+    webhook?: boolean
+  }
+}
+
+/** Per-request progress, kept in a request slot that is `null` on every other route. */
+interface Verification {
+  startedAt: number
+  token: VerifiedToken | null
+  digest: string | null
+}
+
+const kVerification = Symbol('webhook-jwt.verification')
+const EMPTY_BODY_DIGEST = bodyDigest('')
+/** Seconds a sender waits when the replay check cannot run. */
+export const REPLAY_RETRY_AFTER = 5
+
+type RequestWithState = FastifyRequest & { [kVerification]: Verification | null }
+
+function hooksOf<T> (value: T | T[] | undefined): T[] {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value]
+}
+
+async function webhookConsumer (fastify: FastifyInstance, options: WebhookConsumerOptions): Promise<void> {
+  const settings = readConsumerOptions(options)
+  const events = new EventEmitter()
+  const log = fastify.log
+
+  const keySets = new Map([...settings.issuers.values()].map((issuer) => [issuer.issuer, new RemoteKeySet(issuer, settings.jwks, settings.clock, (event) => {
+    if (event.outcome === 'failed') log.warn({ issuer: event.issuer, reason: event.reason, error: event.error, stale: event.stale }, event.stale ? 'webhook key set refresh failed; verifying known kids from the last good set' : 'webhook key set fetch failed')
+    events.emit('keySetFetch', event)
+  })]))
+
+  function report (request: FastifyRequest, state: Verification, outcome: Omit<VerificationEvent, 'durationMs'>): void {
+    const event: VerificationEvent = { ...outcome, durationMs: settings.clock.now() - state.startedAt }
+    if (outcome.outcome === 'rejected') request.log.info({ code: event.code, issuer: event.issuer, kid: event.kid }, 'webhook rejected')
+    events.emit('verification', event)
+  }
+
+  async function refuse (request: FastifyRequest, reply: FastifyReply, state: Verification, error: unknown): Promise<FastifyReply> {
+    // Only coded verification errors are answered here; anything else is a bug, and goes to Fastify's error handler.
+    if (!(error instanceof WebhookVerificationError)) throw error
+    report(request, state, { outcome: 'rejected', code: error.code, status: error.statusCode, ...(state.token === null ? {} : { issuer: state.token.issuer.issuer, kid: state.token.kid }) })
+    return await sendRefusal(reply, error)
+  }
+
+  /** onRequest: the token, before the body is read. */
+  async function checkToken (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+    const state: Verification = { startedAt: settings.clock.now(), token: null, digest: null }
+    ;(request as RequestWithState)[kVerification] = state
+    try {
+      state.token = await verifyToken(extractToken(request.headers[settings.header] as string | undefined, settings.header), settings, keySets)
+    } catch (error) {
+      return await refuse(request, reply, state, error)
+    }
+    return undefined
+  }
+
+  /** preParsing: hash the body bytes as they stream in, so the parser reads exactly what was hashed. */
+  async function hashBody (request: FastifyRequest, _reply: FastifyReply, payload: NodeJS.ReadableStream): Promise<NodeJS.ReadableStream> {
+    const state = (request as RequestWithState)[kVerification] as Verification
+    const hash = createHash('sha256')
+    const hashing = new Transform({
+      transform (chunk: Buffer, _encoding, done) {
+        hash.update(chunk)
+        done(null, chunk)
+      },
+      flush (done) {
+        state.digest = hash.digest('base64url')
+        done()
+      }
+    })
+    return pipeline(payload, hashing, () => {})
+  }
+
+  /** preHandler: the body digest and the replay check, then `request.webhook`. */
+  const verifyWebhook: preHandlerAsyncHookHandler = async function verifyWebhook (request, reply) {
+    const state = (request as RequestWithState)[kVerification]
+    if (state === null) {
+      throw new Error('app.verifyWebhook must be listed in the route\'s own preHandler option, or the route must set config.webhook: true')
+    }
+    const token = state.token as VerifiedToken
+    try {
+      if (token.bodySha256 !== undefined && !digestsMatch(state.digest ?? EMPTY_BODY_DIGEST, token.bodySha256)) {
+        throw new WebhookVerificationError('WEBHOOK_BODY_DIGEST_MISMATCH')
+      }
+      let firstTime: boolean
+      try {
+        const nowMs = settings.clock.now()
+        firstTime = await settings.replayStore.remember(`${token.issuer.issuer} ${token.jti}`, (token.exp + settings.clockToleranceSec) * 1000, nowMs)
+      } catch (error) {
+        request.log.error({ err: error }, 'webhook replay store failed; answering 503')
+        throw new WebhookVerificationError('WEBHOOK_REPLAY_STORE_UNAVAILABLE', REPLAY_RETRY_AFTER)
+      }
+      if (!firstTime) throw new WebhookVerificationError('WEBHOOK_REPLAYED')
+    } catch (error) {
+      return await refuse(request, reply, state, error)
+    }
+    request.webhook = { id: token.webhookId, issuer: token.issuer.issuer, kid: token.kid, claims: token.claims }
+    report(request, state, { outcome: 'accepted', status: 200, issuer: token.issuer.issuer, kid: token.kid })
+  }
+
+  fastify.decorateRequest('webhook', null)
+  fastify.decorateRequest(kVerification as unknown as string, null)
+  fastify.decorate('verifyWebhook', verifyWebhook)
+  fastify.decorate('webhookConsumer', {
+    status: () => [...keySets.values()].map((keySet) => keySet.status()),
+    healthy: () => [...keySets.values()].every((keySet) => keySet.status().usable),
+    on (event: string, listener: (...args: never[]) => void) {
+      events.on(event, listener as (...args: unknown[]) => void)
+      return this
+    },
+    off (event, listener) {
+      events.off(event, listener as (...args: unknown[]) => void)
+      return this
+    }
+  } satisfies WebhookConsumer)
+
+  fastify.addHook('onRoute', (route: RouteOptions) => {
+    const preHandlers = hooksOf(route.preHandler)
+    const listed = preHandlers.includes(verifyWebhook)
+    if (!listed && route.config?.webhook !== true) return
+    route.onRequest = [checkToken, ...hooksOf(route.onRequest)]
+    route.preParsing = [...hooksOf(route.preParsing), hashBody]
+    if (!listed) route.preHandler = [verifyWebhook, ...preHandlers]
+  })
+
+  // Warm the caches so the first webhooks do not wait on a fetch; a sender that is down does not stop startup.
+  fastify.addHook('onReady', async () => {
+    await Promise.all([...keySets.values()].map(async (keySet) => await keySet.refresh('startup')))
+  })
+  fastify.addHook('onClose', async () => {
+    await settings.replayStore.close?.()
+  })
+}
+
+/**
+ * A health check for `@fastify/under-pressure`: unhealthy when an issuer's key set cannot verify anything
+ * (never fetched, or stale past `jwks.maxStale`).
+ *
+ * @example
+ * await app.register(underPressure, { healthCheck: consumerHealthCheck, exposeStatusRoute: true })
+ */
+export async function consumerHealthCheck (fastify: FastifyInstance): Promise<boolean> {
+  return fastify.webhookConsumer.healthy()
+}
+
+/**
+ * A `pressureHandler` for `@fastify/under-pressure`: sheds load with the protocol's `WEBHOOK_OVERLOADED`
+ * answer, 503 with `Retry-After`, so senders retry later instead of giving up.
+ *
+ * @example
+ * await app.register(underPressure, { maxEventLoopDelay: 1000, pressureHandler: webhookPressureHandler(10) })
+ */
+export function webhookPressureHandler (retryAfterSeconds = 10): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply> {
+  return async (_request, reply) => await sendRefusal(reply, new WebhookVerificationError('WEBHOOK_OVERLOADED', retryAfterSeconds))
+}
+
+export const webhookConsumerPlugin = fp(webhookConsumer, { fastify: '5.x', name: '@webhook-jwt/consumer' })
+export default webhookConsumerPlugin
+export { webhookConsumerPlugin as webhookConsumer }
+export { WebhookVerificationError } from './errors.ts'
+export { JWKS_DEFAULTS, DEFAULT_MAX_TOKEN_BYTES, type WebhookConsumerOptions, type IssuerOptions } from './options.ts'
+export { memoryReplayStore, ReplayStoreFullError, type ReplayStore, type MemoryReplayStoreOptions } from './replay/replay-store.ts'
+export { MIN_CACHE_AGE_MS, type KeySetFetchEvent, type KeySetStatus, type FetchReason } from './key-set/remote-key-set.ts'

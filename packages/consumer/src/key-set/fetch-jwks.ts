@@ -1,0 +1,79 @@
+/** Why a fetch failed, in words safe for logs and status (never the response body). */
+export class JwksFetchError extends Error {
+  readonly status: number | undefined
+  constructor (message: string, status?: number) {
+    super(message)
+    this.status = status
+  }
+}
+
+export interface FetchedJwks {
+  document: unknown
+  /** Seconds the response may be used for: `max-age` minus `Age`, if the response said. */
+  freshFor: number | undefined
+}
+
+const JSON_TYPE = /^application\/(?:jwk-set\+)?json\s*(?:;|$)/i
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+function freshness (headers: Headers): number | undefined {
+  const cacheControl = headers.get('cache-control') ?? ''
+  if (/(?:^|,)\s*(?:no-store|no-cache)\s*(?:,|$)/i.test(cacheControl)) return 0
+  const maxAge = /(?:^|,)\s*max-age\s*=\s*"?(\d+)"?\s*(?:,|$)/i.exec(cacheControl)?.[1]
+  if (maxAge === undefined) return undefined
+  const age = Number(headers.get('age') ?? 0)
+  return Math.max(0, Number(maxAge) - (Number.isFinite(age) ? age : 0))
+}
+
+/** The most specific name of a network failure: the system error code (ECONNREFUSED…) when there is one. */
+export function networkErrorName (error: unknown): string {
+  const cause = (error as { cause?: { code?: unknown } }).cause
+  return typeof cause?.code === 'string' ? cause.code : (error as Error).name
+}
+
+async function readCapped (body: ReadableStream<Uint8Array>, maxBytes: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  let total = 0
+  for await (const chunk of body) {
+    total += chunk.byteLength
+    if (total > maxBytes) throw new JwksFetchError(`the key set is larger than jwks.maxBytes (${maxBytes} bytes)`)
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks)
+}
+
+/**
+ * Fetches a JWK Set: one GET to the configured URL, no redirects, a deadline that covers the body too,
+ * a byte cap counted as the body arrives (so neither a huge body nor a compressed one can exhaust memory),
+ * only a 200 with a JSON media type, and JSON that parses. Anything else is a `JwksFetchError`.
+ */
+export async function fetchJwks (url: URL, options: { timeoutMs: number, maxBytes: number }): Promise<FetchedJwks> {
+  const signal = AbortSignal.timeout(options.timeoutMs)
+  try {
+    const response = await fetch(url, {
+      redirect: 'manual',
+      signal,
+      headers: { accept: 'application/jwk-set+json, application/json', 'accept-encoding': 'identity', 'user-agent': '@webhook-jwt/consumer' }
+    })
+    if (response.status !== 200) {
+      await response.body?.cancel()
+      throw new JwksFetchError(`the key set endpoint answered ${response.status}`, response.status)
+    }
+    if (!JSON_TYPE.test(response.headers.get('content-type') ?? '')) {
+      await (response.body as ReadableStream).cancel()
+      throw new JwksFetchError('the key set endpoint answered with a media type other than JSON', 200)
+    }
+    const bytes = await readCapped(response.body as ReadableStream<Uint8Array>, options.maxBytes)
+    let document: unknown
+    try {
+      document = JSON.parse(utf8.decode(bytes))
+    } catch {
+      throw new JwksFetchError('the key set is not valid JSON', 200)
+    }
+    return { document, freshFor: freshness(response.headers) }
+  } catch (error) {
+    if (error instanceof JwksFetchError) throw error
+    if (signal.aborted) throw new JwksFetchError(`the key set endpoint did not answer in full within ${options.timeoutMs} ms`)
+    throw new JwksFetchError(`the key set endpoint cannot be reached (${networkErrorName(error)})`)
+  }
+}
