@@ -217,8 +217,10 @@ export async function consumerHealthCheck (fastify: FastifyInstance): Promise<bo
  * @example
  * await app.register(underPressure, { maxEventLoopDelay: 1000, pressureHandler: webhookPressureHandler(10) })
  */
-export function webhookPressureHandler (retryAfterSeconds = 10): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply> {
-  return async (_request, reply) => await sendRefusal(reply, new WebhookVerificationError('WEBHOOK_OVERLOADED', retryAfterSeconds))
+export function webhookPressureHandler (retryAfterSeconds = 10): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  return async (_request, reply) => {
+    await sendRefusal(reply, new WebhookVerificationError('WEBHOOK_OVERLOADED', retryAfterSeconds))
+  }
 }
 
 export const webhookConsumerPlugin = fp(webhookConsumer, { fastify: '5.x', name: '@webhook-jwt/consumer' })

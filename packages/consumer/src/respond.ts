@@ -10,5 +10,6 @@ export async function sendRefusal (reply: FastifyReply, error: WebhookVerificati
   const problem = receiverProblem(error.code)
   if (error.statusCode === 401) reply.header('www-authenticate', `Bearer error="invalid_token", error_description="${problem.title}"`)
   else reply.header('retry-after', String(error.retryAfter))
-  return await reply.code(error.statusCode).header('content-type', PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem))
+  // Bytes, so the media type goes out exactly as registered (a string would get a charset appended).
+  return await reply.code(error.statusCode).header('content-type', PROBLEM_CONTENT_TYPE).send(Buffer.from(JSON.stringify(problem)))
 }

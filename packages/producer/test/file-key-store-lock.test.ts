@@ -3,13 +3,13 @@ import * as fsPromises from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import { fileKeyStore, type StoredKeySet } from '@webhook-jwt/producer'
+import { createFileKeyStore } from '../src/key-store/file-key-store.ts'
 
 // Two writers of one key file must not both win: the revision check and the rename run under <path>.lock.
 // The failures a test cannot stage with real files (a rename that fails, a lock that vanishes or is taken
-// again between two calls) are injected into node:fs/promises.
+// again between two calls) come from file operations that fail on purpose.
 
 const set = (revision: number): StoredKeySet => ({ format: 'webhook-jwt/key-set@1', revision, keys: [] })
-type FileKeyStoreModule = typeof import('../src/key-store/file-key-store.ts')
 
 t.test('a lock held by another writer is a conflict, and nothing is written', async (t) => {
   const path = join(t.testdir(), 'keys.json')
@@ -34,36 +34,30 @@ t.test('a lock left by a writer that died is broken once it is stale', async (t)
 })
 
 t.test('a lock that vanishes while it is being inspected counts as stale', async (t) => {
-  const { fileKeyStore: mockedStore } = await t.mockImport<FileKeyStoreModule>('../src/key-store/file-key-store.ts', {
-    'node:fs/promises': { ...fsPromises, stat: async () => { throw Object.assign(new Error('ENOENT: gone'), { code: 'ENOENT' }) } }
-  })
+  const vanishing = { ...fsPromises, stat: async () => { throw Object.assign(new Error('ENOENT: gone'), { code: 'ENOENT' }) } }
   const path = join(t.testdir(), 'keys.json')
   writeFileSync(`${path}.lock`, '')
-  await mockedStore({ path }).write(set(1), null)
+  await createFileKeyStore({ path }, vanishing).write(set(1), null)
   t.equal(JSON.parse(readFileSync(path, 'utf8')).revision, 1)
 })
 
 t.test('a stale lock taken again by another writer before this one gets it is a conflict', async (t) => {
-  const { fileKeyStore: mockedStore } = await t.mockImport<FileKeyStoreModule>('../src/key-store/file-key-store.ts', {
-    'node:fs/promises': {
-      ...fsPromises,
-      open: async (file: string, flags: string, mode?: number) => file.endsWith('.lock') ? await Promise.reject(Object.assign(new Error('EEXIST: taken'), { code: 'EEXIST' })) : await fsPromises.open(file, flags, mode),
-      stat: async () => ({ mtimeMs: 0 })
-    }
-  })
+  const contended = {
+    ...fsPromises,
+    open: async (file: string, flags: string, mode?: number) => file.endsWith('.lock') ? await Promise.reject(Object.assign(new Error('EEXIST: taken'), { code: 'EEXIST' })) : await fsPromises.open(file, flags, mode),
+    stat: async () => ({ mtimeMs: 0 })
+  } as unknown as typeof fsPromises
   const path = join(t.testdir(), 'keys.json')
-  await t.rejects(mockedStore({ path }).write(set(1), null), { code: 'WEBHOOK_KEY_STORE_CONFLICT' })
+  await t.rejects(createFileKeyStore({ path }, contended).write(set(1), null), { code: 'WEBHOOK_KEY_STORE_CONFLICT' })
   t.notOk(existsSync(path))
 })
 
 t.test('a rename that fails leaves the old file and no temporary file', async (t) => {
-  const { fileKeyStore: mockedStore } = await t.mockImport<FileKeyStoreModule>('../src/key-store/file-key-store.ts', {
-    'node:fs/promises': { ...fsPromises, rename: async () => { throw Object.assign(new Error('EXDEV: cross-device link'), { code: 'EXDEV' }) } }
-  })
+  const crossDevice = { ...fsPromises, rename: async () => { throw Object.assign(new Error('EXDEV: cross-device link'), { code: 'EXDEV' }) } }
   const folder = t.testdir()
   const path = join(folder, 'keys.json')
   await fileKeyStore({ path }).write(set(1), null)
-  await t.rejects(mockedStore({ path }).write(set(2), 1), { code: 'WEBHOOK_KEY_STORE_UNAVAILABLE', message: /EXDEV/ })
+  await t.rejects(createFileKeyStore({ path }, crossDevice).write(set(2), 1), { code: 'WEBHOOK_KEY_STORE_UNAVAILABLE', message: /EXDEV/ })
   t.equal(JSON.parse(readFileSync(path, 'utf8')).revision, 1)
   t.same(readdirSync(folder), ['keys.json'], 'no temporary file, no lock left')
 })

@@ -1,6 +1,7 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto'
 import type { JWK } from 'jose'
 import { MIN_RSA_MODULUS_BITS, RSA_PUBLIC_EXPONENT, algorithmsForKey, keyIdOf, type SigningAlgorithm } from '@webhook-jwt/protocol'
+import { hasRocaFingerprint } from './roca.ts'
 
 /** A key set was refused whole; the previous good set stays in use. */
 export class KeySetRefusedError extends Error {}
@@ -56,6 +57,7 @@ export async function readKeySetDocument (document: unknown, options: { maxKeys:
     if (jwk.kty === 'RSA' && (keyObject.asymmetricKeyDetails as { modulusLength: number }).modulusLength < MIN_RSA_MODULUS_BITS) {
       throw new KeySetRefusedError(`keys[${index}] is an RSA key under ${MIN_RSA_MODULUS_BITS} bits`)
     }
+    if (jwk.kty === 'RSA' && hasRocaFingerprint(jwk.n as string)) throw new KeySetRefusedError(`keys[${index}] is an RSA key with the ROCA weakness (CVE-2017-15361)`)
     if (options.requireThumbprintKids && await keyIdOf(jwk) !== kid) throw new KeySetRefusedError(`the kid ${JSON.stringify(kid)} is not the RFC 7638 thumbprint of its key`)
     usable.set(kid, { kid, jwk: jwk as JWK, algorithms: new Set(algorithms), keyObject })
   }

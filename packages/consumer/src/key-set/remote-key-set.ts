@@ -123,8 +123,9 @@ export class RemoteKeySet {
     }
   }
 
+  /** A fetch may start (or be joined) unless the last one failed less than a cooldown ago: the failure backoff. */
   #mayAttempt (now: number): boolean {
-    return this.#inflight !== null || now >= this.#lastAttemptAt + this.#settings.cooldownMs
+    return this.#inflight !== null || this.#lastAttemptAt <= this.#lastSuccessAt || now >= this.#lastAttemptAt + this.#settings.cooldownMs
   }
 
   #refreshAt (): number {

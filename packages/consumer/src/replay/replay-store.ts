@@ -25,6 +25,7 @@ export interface MemoryReplayStoreOptions {
 export class ReplayStoreFullError extends Error {
   constructor () {
     super('the replay store is full')
+    this.name = 'ReplayStoreFullError'
   }
 }
 

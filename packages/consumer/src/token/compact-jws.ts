@@ -20,7 +20,8 @@ function decodeCanonical (segment: string): Buffer | undefined {
   return bytes.toString('base64url') === segment ? bytes : undefined
 }
 
-function decodeObject (segment: string): Record<string, unknown> {
+/** Decodes a segment that must hold a UTF-8 JSON object without repeated members. */
+export function decodeJsonObject (segment: string): Record<string, unknown> {
   const bytes = decodeCanonical(segment) ?? reject('WEBHOOK_TOKEN_MALFORMED')
   let value: unknown
   try {
@@ -39,8 +40,14 @@ function decodeObject (segment: string): Record<string, unknown> {
  * `WEBHOOK_TOKEN_MALFORMED`. The signature segment is only checked for its encoding here.
  */
 export function parseCompactJws (compact: string, maxBytes: number): ParsedToken {
+  const [header, claims] = checkCompactFormat(compact, maxBytes)
+  return { compact, header: decodeJsonObject(header), claims: decodeJsonObject(claims) }
+}
+
+/** Length, alphabet, three segments, and every segment in canonical base64url; returns the segments. */
+export function checkCompactFormat (compact: string, maxBytes: number): [string, string, string] {
   if (compact.length > maxBytes || !COMPACT_JWS.test(compact)) reject('WEBHOOK_TOKEN_MALFORMED')
-  const [header, claims, signature] = compact.split('.') as [string, string, string]
-  if (decodeCanonical(signature) === undefined) reject('WEBHOOK_TOKEN_MALFORMED')
-  return { compact, header: decodeObject(header), claims: decodeObject(claims) }
+  const segments = compact.split('.') as [string, string, string]
+  if (decodeCanonical(segments[1]) === undefined || decodeCanonical(segments[2]) === undefined) reject('WEBHOOK_TOKEN_MALFORMED')
+  return segments
 }

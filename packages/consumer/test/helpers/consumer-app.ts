@@ -19,7 +19,7 @@ export interface ConsumerUnderTest {
 }
 
 /** A fresh consumer app with `POST /hooks` (preHandler: app.verifyWebhook), closed when the test ends. */
-export async function buildConsumer (t: TestContext, jwksUrl: URL, options: Partial<WebhookConsumerOptions> = {}, routes?: (app: FastifyInstance) => void): Promise<ConsumerUnderTest> {
+export async function buildConsumer (t: TestContext, jwksUrl: URL, options: { [K in keyof WebhookConsumerOptions]?: WebhookConsumerOptions[K] | undefined } = {}, routes?: (app: FastifyInstance) => void): Promise<ConsumerUnderTest> {
   const logs: LogLine[] = []
   const stream = new Writable({
     write (chunk, _encoding, done) {
@@ -32,7 +32,9 @@ export async function buildConsumer (t: TestContext, jwksUrl: URL, options: Part
   const verifications: VerificationEvent[] = []
   const fetches: KeySetFetchEvent[] = []
   const handled: ConsumerUnderTest['handled'] = []
-  await app.register(consumer, { issuer: ISSUER, jwksUrl, audience: AUDIENCE, ...options } as WebhookConsumerOptions)
+  const settings: Record<string, unknown> = { issuer: ISSUER, jwksUrl, audience: AUDIENCE, ...options }
+  for (const [name, value] of Object.entries(settings)) if (value === undefined) delete settings[name]
+  await app.register(consumer, settings as unknown as WebhookConsumerOptions)
   app.webhookConsumer.on('verification', (event) => verifications.push(event))
   app.webhookConsumer.on('keySetFetch', (event) => fetches.push(event))
   app.post('/hooks', { preHandler: app.verifyWebhook }, async (request) => {

@@ -29,17 +29,28 @@ export async function testKey (alg: SigningAlgorithm = 'ES256'): Promise<TestKey
 
 const base64url = (text: string | Buffer): string => Buffer.from(text).toString('base64url')
 
-/** Signs exactly the header and payload texts given (any JSON, valid or not), with the key's algorithm. */
-export function signRaw (key: TestKey, headerText: string, payloadText: string, alg: string = key.alg): string {
-  const signingInput = `${base64url(headerText)}.${base64url(payloadText)}`
+/** The signature of `signingInput` (the first two segments, as sent) under the key's algorithm. */
+export function signatureOf (key: TestKey, signingInput: string, alg: string = key.alg): Buffer {
   const digest = alg === 'EdDSA' ? null : alg.endsWith('384') ? 'sha384' : 'sha256'
-  const signature = sign(digest, Buffer.from(signingInput), {
+  return sign(digest, Buffer.from(signingInput), {
     key: key.privateKey,
     ...(alg.startsWith('ES') ? { dsaEncoding: 'ieee-p1363' as const } : {}),
     ...(alg.startsWith('PS') ? { padding: 6, saltLength: 32 } : {})
   })
-  return `${signingInput}.${signature.toString('base64url')}`
 }
+
+/** Signs exactly the header and payload texts given (any JSON, valid or not), with the key's algorithm. */
+export function signRaw (key: TestKey, headerText: string, payloadText: string, alg: string = key.alg): string {
+  const signingInput = `${base64url(headerText)}.${base64url(payloadText)}`
+  return `${signingInput}.${signatureOf(key, signingInput, alg).toString('base64url')}`
+}
+
+/** Signs a signing input given segment by segment, however they are encoded. */
+export function signSegments (key: TestKey, header: string, payload: string): string {
+  return `${header}.${payload}.${signatureOf(key, `${header}.${payload}`).toString('base64url')}`
+}
+
+export { base64url }
 
 /** Protocol claims for `body`, valid now, with any member overridden (undefined removes it). */
 export function claimsFor (overrides: Record<string, unknown> = {}, body: string = BODY, nowSec = Math.floor(Date.now() / 1000)): Record<string, unknown> {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
+import * as fsPromises from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { WebhookOptionError, describeValue } from '@webhook-jwt/protocol'
 import { KeyStoreConflictError, KeyStoreCorruptError, KeyStoreInsecureError, KeyStoreUnavailableError } from '../errors.ts'
@@ -36,6 +36,14 @@ function isTaken (error: unknown): boolean {
  * app.register(webhookProducer, { issuer, keyStore: fileKeyStore({ path: '/var/lib/sender/webhook-keys.json' }) })
  */
 export function fileKeyStore (options: FileKeyStoreOptions): KeyStore {
+  return createFileKeyStore(options, fsPromises)
+}
+
+/** The file operations the store uses; tests pass failing ones to reach failures real files cannot stage. */
+export type FileOperations = Pick<typeof fsPromises, 'mkdir' | 'open' | 'rename' | 'rm' | 'stat'>
+
+export function createFileKeyStore (options: FileKeyStoreOptions, fs: FileOperations): KeyStore {
+  const { mkdir, open, rename, rm, stat } = fs
   const path = options?.path
   if (typeof path !== 'string' || path === '') throw new WebhookOptionError('fileKeyStore.path', `must be a file path (got ${describeValue(path)})`)
 

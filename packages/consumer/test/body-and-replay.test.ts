@@ -1,0 +1,91 @@
+import { Readable } from 'node:stream'
+import t from 'tap'
+import { createManualClock } from '@webhook-jwt/protocol'
+import { ReplayStoreFullError, memoryReplayStore, type ReplayStore } from '@webhook-jwt/consumer'
+import { buildConsumer, deliver } from './helpers/consumer-app.ts'
+import { startJwksServer } from './helpers/jwks-server.ts'
+import { testKey, tokenFor } from './helpers/token-factory.ts'
+
+t.test('the digest covers the exact bytes, streamed in pieces; the handler sees what was hashed', async (t) => {
+  const key = await testKey()
+  const server = await startJwksServer(t, { keys: [key.publicJwk] })
+  const { app, handled } = await buildConsumer(t, server.url)
+  const body = '{"type":"invoice.paid",  "amount": 4200}'
+  const response = await app.inject({
+    method: 'POST',
+    url: '/hooks',
+    headers: { authorization: `Bearer ${tokenFor(key, { body })}`, 'content-type': 'application/json' },
+    payload: Readable.from([Buffer.from(body.slice(0, 7)), Buffer.from(body.slice(7, 20)), Buffer.from(body.slice(20))])
+  })
+  t.equal(response.statusCode, 200, response.body)
+  t.same(handled[0]?.body, { type: 'invoice.paid', amount: 4200 })
+  const reformatted = await deliver(app, tokenFor(key, { body }), JSON.stringify(JSON.parse(body)))
+  t.equal(reformatted.json().code, 'WEBHOOK_BODY_DIGEST_MISMATCH', 'the same JSON re-serialised is another body')
+  t.equal(handled.length, 1)
+})
+
+t.test('a request without a body is checked against the digest of no bytes', async (t) => {
+  const key = await testKey()
+  const server = await startJwksServer(t, { keys: [key.publicJwk] })
+  const { app } = await buildConsumer(t, server.url, {}, (app) => {
+    app.get('/ping', { config: { webhook: true } }, async (request) => ({ id: request.webhook?.id }))
+  })
+  const ping = async (body: string): Promise<number> => (await app.inject({ method: 'GET', url: '/ping', headers: { authorization: `Bearer ${tokenFor(key, { body })}` } })).statusCode
+  t.equal(await ping(''), 200)
+  t.equal(await ping('{}'), 401)
+})
+
+t.test('bodyDigest optional: a token without body_sha256 passes, one with a wrong digest does not', async (t) => {
+  const key = await testKey()
+  const server = await startJwksServer(t, { keys: [key.publicJwk] })
+  const { app } = await buildConsumer(t, server.url, { bodyDigest: 'optional' })
+  t.equal((await deliver(app, tokenFor(key, { claims: { body_sha256: undefined } }))).statusCode, 200)
+  t.equal((await deliver(app, tokenFor(key, { body: 'other' }))).json().code, 'WEBHOOK_BODY_DIGEST_MISMATCH')
+})
+
+t.test('a token is accepted once; a replay is refused, also after a tampered attempt failed', async (t) => {
+  const key = await testKey()
+  const server = await startJwksServer(t, { keys: [key.publicJwk] })
+  const { app, handled, verifications } = await buildConsumer(t, server.url)
+  const token = tokenFor(key)
+  t.equal((await deliver(app, token, '{"tampered":true}')).json().code, 'WEBHOOK_BODY_DIGEST_MISMATCH')
+  t.equal((await deliver(app, token)).statusCode, 200, 'a refused attempt does not use up the jti')
+  const replay = await deliver(app, token)
+  t.equal(replay.statusCode, 401)
+  t.equal(replay.json().code, 'WEBHOOK_REPLAYED')
+  t.equal(handled.length, 1)
+  t.match(verifications.at(-1), { outcome: 'rejected', code: 'WEBHOOK_REPLAYED', status: 401, kid: key.kid })
+})
+
+t.test('a replay store that fails, or is full, fails closed with 503', async (t) => {
+  const key = await testKey()
+  const server = await startJwksServer(t, { keys: [key.publicJwk] })
+  const failing: ReplayStore = { remember: async () => { throw new Error('redis down') } }
+  const { app, logs, handled } = await buildConsumer(t, server.url, { replayStore: failing })
+  const response = await deliver(app, tokenFor(key))
+  t.equal(response.statusCode, 503)
+  t.equal(response.json().code, 'WEBHOOK_REPLAY_STORE_UNAVAILABLE')
+  t.equal(response.headers['retry-after'], '5')
+  t.notMatch(response.body, /redis/)
+  t.ok(logs.some((line) => line.msg === 'webhook replay store failed; answering 503'))
+  const { app: full } = await buildConsumer(t, server.url, { replayStore: memoryReplayStore({ maxEntries: 1 }) })
+  t.equal((await deliver(full, tokenFor(key))).statusCode, 200)
+  t.equal((await deliver(full, tokenFor(key))).json().code, 'WEBHOOK_REPLAY_STORE_UNAVAILABLE')
+  t.same(handled, [])
+})
+
+t.test('memoryReplayStore: remembers each id until its expiry, in two generations, and never forgets early', async (t) => {
+  const clock = createManualClock(0)
+  const store = memoryReplayStore({ maxEntries: 3 })
+  const remember = (key: string, ttlMs: number): boolean => store.remember(key, clock.now() + ttlMs, clock.now()) as boolean
+  t.ok(remember('a', 1000))
+  t.notOk(remember('a', 1000), 'seen')
+  t.ok(remember('b', 1000))
+  clock.advance(999)
+  t.notOk(remember('a', 1000), 'still remembered just before its expiry')
+  clock.advance(1)
+  t.ok(remember('c', 5000), 'the generation of a and b expired and rotated out')
+  t.ok(remember('a', 1000), 'a has expired: a new token may reuse nothing, but the store no longer needs it')
+  t.throws(() => { remember('d', 1000); remember('e', 1000) }, ReplayStoreFullError)
+  t.notOk(remember('c', 5000), 'c is kept: its generation has not expired')
+})
