@@ -10,7 +10,7 @@ import t from 'tap'
 const run = promisify(execFile)
 const root = join(import.meta.dirname, '..')
 
-for (const name of ['protocol', 'producer']) {
+for (const name of ['protocol', 'producer', 'consumer']) {
   t.test(`@webhook-jwt/${name} ships ESM with declarations, types first in its exports`, async (t) => {
     const manifest = JSON.parse(readFileSync(join(root, 'packages', name, 'package.json'), 'utf8'))
     t.same(manifest.files, ['dist'])
