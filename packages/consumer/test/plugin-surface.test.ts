@@ -82,3 +82,41 @@ t.test('under-pressure: healthy while the key set is usable, and load is shed wi
   t.same(shed.json(), receiverProblem('WEBHOOK_OVERLOADED'))
   t.equal(shed.headers['retry-after'], '7')
 })
+
+t.test('routes that list several hooks keep theirs, in order, around the verification', async (t) => {
+  const key = await testKey()
+  const server = await startJwksServer(t, { keys: [key.publicJwk] })
+  const order: string[] = []
+  const { app } = await buildConsumer(t, server.url, {}, (app) => {
+    app.post('/hooked', {
+      onRequest: [async () => { order.push('onRequest') }],
+      preParsing: [async (_request, _reply, payload) => { order.push('preParsing'); return payload }],
+      preHandler: [async () => { order.push('before') }, app.verifyWebhook, async (request) => { order.push(`after:${String(request.webhook?.id)}`) }]
+    }, async () => ({ ok: true }))
+  })
+  const response = await app.inject({ method: 'POST', url: '/hooked', headers: { authorization: `Bearer ${tokenFor(key)}`, 'content-type': 'application/json' }, payload: BODY })
+  t.equal(response.statusCode, 200)
+  t.same(order, ['onRequest', 'preParsing', 'before', 'after:wh_1'])
+})
+
+t.test('an internal failure is a 500 from Fastify, never disguised as a refusal', async (t) => {
+  const key = await testKey()
+  const server = await startJwksServer(t, { keys: [key.publicJwk] })
+  let calls = 0
+  const clock = { now: () => { if (++calls > 3) throw new Error('clock broke'); return Date.now() }, setTimeout, clearTimeout: (handle: unknown) => { clearTimeout(handle as NodeJS.Timeout) } }
+  const { app, verifications } = await buildConsumer(t, server.url, { clock })
+  calls = 1
+  const response = await deliver(app, tokenFor(key))
+  t.equal(response.statusCode, 500)
+  t.notMatch(response.body, /WEBHOOK_/)
+  t.same(verifications, [], 'not reported as a verification outcome')
+})
+
+t.test('the replay store is closed with the app', async (t) => {
+  const key = await testKey()
+  const server = await startJwksServer(t, { keys: [key.publicJwk] })
+  let closed = 0
+  const { app } = await buildConsumer(t, server.url, { replayStore: { remember: () => true, close: async () => { closed++ } } })
+  await app.close()
+  t.equal(closed, 1)
+})

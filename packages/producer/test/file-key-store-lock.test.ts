@@ -61,3 +61,12 @@ t.test('a rename that fails leaves the old file and no temporary file', async (t
   t.equal(JSON.parse(readFileSync(path, 'utf8')).revision, 1)
   t.same(readdirSync(folder), ['keys.json'], 'no temporary file, no lock left')
 })
+
+t.test('a lock that cannot be created for another reason makes the store unavailable', async (t) => {
+  const denied = {
+    ...fsPromises,
+    open: async (file: string, flags: string, mode?: number) => file.endsWith('.lock') ? await Promise.reject(Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' })) : await fsPromises.open(file, flags, mode)
+  } as unknown as typeof fsPromises
+  const path = join(t.testdir(), 'keys.json')
+  await t.rejects(createFileKeyStore({ path }, denied).write(set(1), null), { code: 'WEBHOOK_KEY_STORE_UNAVAILABLE', message: /EACCES/ })
+})

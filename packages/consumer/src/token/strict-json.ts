@@ -1,5 +1,7 @@
 /** Raised for JSON nested too deeply or repeating a member name inside one object (and for invalid JSON). */
-export class StrictJsonError extends Error {}
+export class StrictJsonError extends Error {
+  override name = 'StrictJsonError'
+}
 
 const WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d])
 
