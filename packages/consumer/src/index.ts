@@ -3,7 +3,7 @@ import { Transform, pipeline } from 'node:stream'
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions, preHandlerAsyncHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
-import { bodyDigest, digestsMatch } from '@webhook-jwt/protocol'
+import { bodyDigest, digestsMatch, listenerMethods } from '@webhook-jwt/protocol'
 import { WebhookVerificationError } from './errors.ts'
 import { RemoteKeySet, type KeySetFetchEvent, type KeySetStatus } from './key-set/remote-key-set.ts'
 import { readConsumerOptions, type WebhookConsumerOptions } from './options.ts'
@@ -171,14 +171,7 @@ async function webhookConsumer (fastify: FastifyInstance, options: WebhookConsum
   fastify.decorate('webhookConsumer', {
     status: () => [...keySets.values()].map((keySet) => keySet.status()),
     healthy: () => [...keySets.values()].every((keySet) => keySet.status().usable),
-    on (event: string, listener: (...args: never[]) => void) {
-      events.on(event, listener as (...args: unknown[]) => void)
-      return this
-    },
-    off (event, listener) {
-      events.off(event, listener as (...args: unknown[]) => void)
-      return this
-    }
+    ...listenerMethods<WebhookConsumer>(events)
   } satisfies WebhookConsumer)
 
   fastify.addHook('onRoute', (route: RouteOptions) => {

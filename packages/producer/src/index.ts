@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
+import { listenerMethods } from '@webhook-jwt/protocol'
 import { registerJwksRoute } from './jwks/jwks-route.ts'
 import { readProducerOptions, type WebhookProducerOptions } from './options.ts'
 import { signWebhook, type SignOptions, type SignedWebhook } from './sign-webhook.ts'
@@ -76,14 +77,7 @@ async function webhookProducer (fastify: FastifyInstance, options: WebhookProduc
     revoke: (kid) => keys.revoke(kid),
     status: () => keys.status(),
     health: () => keys.health(),
-    on (event: string, listener: (...args: never[]) => void) {
-      events.on(event, listener as (...args: unknown[]) => void)
-      return this
-    },
-    off (event, listener) {
-      events.off(event, listener as (...args: unknown[]) => void)
-      return this
-    }
+    ...listenerMethods<WebhookProducer>(events)
   }
   fastify.decorate('webhooks', webhooks)
   fastify.decorateReply('webhook', async function (this: FastifyReply, event: unknown, signOptions: SignOptions) {

@@ -15,3 +15,31 @@ export function emitSafely (emitter: EventEmitter, event: string, payload: unkno
     }
   }
 }
+
+type Listener = (...args: never[]) => void
+
+/** The `on`/`off` pair of a plugin API object: each forwards to `emitter` and returns the object, for chaining. */
+export interface ListenerMethods<T> {
+  on(this: T, event: string, listener: Listener): T
+  off(this: T, event: string, listener: Listener): T
+}
+
+/**
+ * Builds `on` and `off` for an API object whose events come from `emitter`, so the object can expose
+ * typed overloads while one implementation serves every plugin.
+ *
+ * @example
+ * const api = { status, ...listenerMethods<Api>(events) }
+ */
+export function listenerMethods<T> (emitter: EventEmitter): ListenerMethods<T> {
+  return {
+    on (event, listener) {
+      emitter.on(event, listener as (...args: unknown[]) => void)
+      return this
+    },
+    off (event, listener) {
+      emitter.off(event, listener as (...args: unknown[]) => void)
+      return this
+    }
+  }
+}
