@@ -3,7 +3,7 @@ import { Transform, pipeline } from 'node:stream'
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions, preHandlerAsyncHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
-import { bodyDigest, digestsMatch, listenerMethods } from '@webhook-jwt/protocol'
+import { bodyDigest, digestsMatch, emitSafely, listenerMethods } from '@webhook-jwt/protocol'
 import { WebhookVerificationError } from './errors.ts'
 import { RemoteKeySet, type KeySetFetchEvent, type KeySetStatus } from './key-set/remote-key-set.ts'
 import { readConsumerOptions, type WebhookConsumerOptions } from './options.ts'
@@ -82,6 +82,11 @@ export const REPLAY_RETRY_AFTER = 5
 
 type RequestWithState = FastifyRequest & { [kVerification]: Verification | null }
 
+/** Whether the request announced a body (RFC 9112 §6.3: a Content-Length above zero, or chunked). */
+function hasBody (request: FastifyRequest): boolean {
+  return Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined
+}
+
 function hooksOf<T> (value: T | T[] | undefined): T[] {
   return value === undefined ? [] : Array.isArray(value) ? value : [value]
 }
@@ -90,16 +95,20 @@ async function webhookConsumer (fastify: FastifyInstance, options: WebhookConsum
   const settings = readConsumerOptions(options)
   const events = new EventEmitter()
   const log = fastify.log
+  // A listener's bug must neither fail a verification nor stop a fetch from being used.
+  const notify = (event: string, payload: unknown): void => {
+    emitSafely(events, event, payload, (error) => log.error({ err: error, event }, 'a webhook consumer event listener failed'))
+  }
 
   const keySets = new Map([...settings.issuers.values()].map((issuer) => [issuer.issuer, new RemoteKeySet(issuer, settings.jwks, settings.clock, (event) => {
     if (event.outcome === 'failed') log.warn({ issuer: event.issuer, reason: event.reason, error: event.error, stale: event.stale }, event.stale ? 'webhook key set refresh failed; verifying known kids from the last good set' : 'webhook key set fetch failed')
-    events.emit('keySetFetch', event)
+    notify('keySetFetch', event)
   })]))
 
   function report (request: FastifyRequest, state: Verification, outcome: Omit<VerificationEvent, 'durationMs'>): void {
     const event: VerificationEvent = { ...outcome, durationMs: settings.clock.now() - state.startedAt }
     if (outcome.outcome === 'rejected') request.log.info({ code: event.code, issuer: event.issuer, kid: event.kid }, 'webhook rejected')
-    events.emit('verification', event)
+    notify('verification', event)
   }
 
   async function refuse (request: FastifyRequest, reply: FastifyReply, state: Verification, error: unknown): Promise<FastifyReply> {
@@ -141,8 +150,13 @@ async function webhookConsumer (fastify: FastifyInstance, options: WebhookConsum
   /** preHandler: the body digest and the replay check, then `request.webhook`. */
   const verifyWebhook: preHandlerAsyncHookHandler = async function verifyWebhook (request, reply) {
     const state = (request as RequestWithState)[kVerification]
+    // Setup mistakes, not request input: each is a 500 with a message that says how to fix the route.
     if (state === null) {
       throw new Error('app.verifyWebhook must be listed in the route\'s own preHandler option, or the route must set config.webhook: true')
+    }
+    if (request.webhook !== null) throw new Error('app.verifyWebhook ran twice on this route: list it once, as a route option or config.webhook, not also as a hook')
+    if (state.digest === null && hasBody(request)) {
+      throw new Error('the body was not read before app.verifyWebhook ran (a content-type parser that passes the stream through): it cannot be checked against body_sha256')
     }
     const token = state.token as VerifiedToken
     try {
@@ -152,7 +166,8 @@ async function webhookConsumer (fastify: FastifyInstance, options: WebhookConsum
       let firstTime: boolean
       try {
         const nowMs = settings.clock.now()
-        firstTime = await settings.replayStore.remember(`${token.issuer.issuer} ${token.jti}`, (token.exp + settings.clockToleranceSec) * 1000, nowMs)
+        // JSON keeps issuer and jti apart whatever characters they hold.
+        firstTime = await settings.replayStore.remember(JSON.stringify([token.issuer.issuer, token.jti]), (token.exp + settings.clockToleranceSec) * 1000, nowMs)
       } catch (error) {
         request.log.error({ err: error }, 'webhook replay store failed; answering 503')
         throw new WebhookVerificationError('WEBHOOK_REPLAY_STORE_UNAVAILABLE', REPLAY_RETRY_AFTER)
@@ -183,11 +198,12 @@ async function webhookConsumer (fastify: FastifyInstance, options: WebhookConsum
     if (!listed) route.preHandler = [verifyWebhook, ...preHandlers]
   })
 
-  // Warm the caches so the first webhooks do not wait on a fetch; a sender that is down does not stop startup.
-  fastify.addHook('onReady', async () => {
-    await Promise.all([...keySets.values()].map(async (keySet) => await keySet.refresh('startup')))
-  })
+  // Warm the caches now, so the first webhooks do not wait on a fetch and a health check made while the app
+  // starts (under-pressure makes one at registration) sees the sets. A sender that is down does not stop
+  // startup: it delays it by jwks.timeout at most.
+  await Promise.all([...keySets.values()].map(async (keySet) => await keySet.refresh('startup')))
   fastify.addHook('onClose', async () => {
+    for (const keySet of keySets.values()) keySet.close()
     await settings.replayStore.close?.()
   })
 }

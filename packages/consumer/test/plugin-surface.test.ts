@@ -42,7 +42,8 @@ t.test('every verification is reported once; listeners can be removed', async (t
   t.match(verifications, [{ outcome: 'accepted', issuer: ISSUER, kid: key.kid, status: 200 }, { outcome: 'rejected', code: 'WEBHOOK_TOKEN_MALFORMED', status: 401 }])
   t.equal(verifications[1]?.issuer, undefined, 'nothing unverified is attributed')
   t.ok(verifications.every((event) => event.durationMs >= 0))
-  t.match(fetches, [{ reason: 'startup', outcome: 'fetched', status: 200, kids: [key.kid], stale: false }])
+  t.same(fetches, [], 'the startup fetch happened at registration, before any listener; status() shows it')
+  t.match(app.webhookConsumer.status(), [{ kids: [key.kid], fresh: true, lastSuccessAt: Date, lastError: null }])
   const seen: unknown[] = []
   const listener = (event: unknown): void => { seen.push(event) }
   app.webhookConsumer.on('verification', listener)
@@ -73,6 +74,11 @@ t.test('under-pressure: healthy while the key set is usable, and load is shed wi
     app.register(underPressure, { exposeStatusRoute: true, healthCheck: consumerHealthCheck })
   })
   t.equal((await app.inject('/status')).statusCode, 503, 'no key set yet: unhealthy')
+  const good = await startJwksServer(t, { keys: [key.publicJwk] })
+  const { app: healthy } = await buildConsumer(t, good.url, {}, (app) => {
+    app.register(underPressure, { exposeStatusRoute: true, healthCheck: consumerHealthCheck })
+  })
+  t.equal((await healthy.inject('/status')).statusCode, 200, 'a usable key set: healthy')
   const { app: loaded } = await buildConsumer(t, server.url, {}, (app) => {
     app.register(underPressure, { maxEventLoopUtilization: 0.000001, sampleInterval: 5, pressureHandler: webhookPressureHandler(7) })
   })
@@ -119,4 +125,55 @@ t.test('the replay store is closed with the app', async (t) => {
   const { app } = await buildConsumer(t, server.url, { replayStore: { remember: () => true, close: async () => { closed++ } } })
   await app.close()
   t.equal(closed, 1)
+})
+
+t.test('listeners that throw or reject change nothing: verification, fetches and startup go on', async (t) => {
+  const key = await testKey()
+  const server = await startJwksServer(t, { keys: [key.publicJwk] })
+  const { app, logs } = await buildConsumer(t, server.url, { jwks: { cooldown: 0 } }, (app) => {
+    app.webhookConsumer.on('keySetFetch', () => { throw new Error('metrics bug') })
+    app.webhookConsumer.on('verification', async () => { throw new Error('async metrics bug') })
+  })
+  t.equal((await deliver(app, tokenFor(key))).statusCode, 200)
+  t.equal((await deliver(app, tokenFor(await testKey()))).json().code, 'WEBHOOK_KEY_UNKNOWN', 'the refetch for it was used despite its listener')
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(logs.filter((line) => line.msg === 'a webhook consumer event listener failed').length, 3)
+})
+
+t.test('setup mistakes are 500s that say what to fix, never a verdict on the sender', async (t) => {
+  const key = await testKey()
+  const server = await startJwksServer(t, { keys: [key.publicJwk] })
+  const { app, handled } = await buildConsumer(t, server.url, {}, (app) => {
+    app.register(async (scope) => {
+      scope.addContentTypeParser('application/octet-stream', (_request, payload, done) => { done(null, payload) })
+      scope.post('/stream', { preHandler: app.verifyWebhook }, async () => ({ ok: true }))
+      scope.register(async (inner) => {
+        inner.addHook('preHandler', app.verifyWebhook)
+        inner.post('/twice', { config: { webhook: true } }, async () => ({ ok: true }))
+      })
+    })
+  })
+  const body = 'raw bytes'
+  const stream = await app.inject({ method: 'POST', url: '/stream', headers: { authorization: `Bearer ${tokenFor(key, { body })}`, 'content-type': 'application/octet-stream' }, payload: body })
+  t.equal(stream.statusCode, 500, 'a body nobody read cannot be checked')
+  const forged = await app.inject({ method: 'POST', url: '/stream', headers: { authorization: `Bearer ${tokenFor(key, { body: '' })}`, 'content-type': 'application/octet-stream' }, payload: 'EVIL BODY' })
+  t.equal(forged.statusCode, 500, 'and is never taken for an empty one')
+  const twice = await app.inject({ method: 'POST', url: '/twice', headers: { authorization: `Bearer ${tokenFor(key)}`, 'content-type': 'application/json' }, payload: BODY })
+  t.equal(twice.statusCode, 500, 'verifying twice would refuse every delivery as a replay')
+  t.same(handled, [])
+})
+
+t.test('a published key whose key_ops also lists sign still verifies', async (t) => {
+  const key = await testKey()
+  const server = await startJwksServer(t, { keys: [{ ...key.publicJwk, key_ops: ['verify', 'sign'] }] })
+  const { app } = await buildConsumer(t, server.url)
+  t.equal((await deliver(app, tokenFor(key))).statusCode, 200)
+})
+
+t.test('replay keys cannot collide across issuers, whatever characters issuer and jti hold', async (t) => {
+  const [keyA, keyB] = [await testKey(), await testKey()]
+  const [serverA, serverB] = [await startJwksServer(t, { keys: [keyA.publicJwk] }), await startJwksServer(t, { keys: [keyB.publicJwk] })]
+  const { app } = await buildConsumer(t, serverA.url, { issuer: undefined, jwksUrl: undefined, issuers: [{ issuer: 'x', jwksUrl: serverA.url }, { issuer: 'x y', jwksUrl: serverB.url }] })
+  t.equal((await deliver(app, tokenFor(keyA, { claims: { iss: 'x', jti: 'y z' } }))).statusCode, 200)
+  t.equal((await deliver(app, tokenFor(keyB, { claims: { iss: 'x y', jti: 'z' } }))).statusCode, 200)
 })

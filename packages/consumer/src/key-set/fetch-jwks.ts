@@ -21,8 +21,9 @@ function freshness (headers: Headers): number | undefined {
   if (/(?:^|,)\s*(?:no-store|no-cache)\s*(?:,|$)/i.test(cacheControl)) return 0
   const maxAge = /(?:^|,)\s*max-age\s*=\s*"?(\d+)"?\s*(?:,|$)/i.exec(cacheControl)?.[1]
   if (maxAge === undefined) return undefined
-  const age = Number(headers.get('age') ?? 0)
-  return Math.max(0, Number(maxAge) - (Number.isFinite(age) ? age : 0))
+  // Age is a non-negative integer (RFC 9111 §5.1); anything else is ignored rather than trusted.
+  const age = /^\d+$/.test(headers.get('age') ?? '') ? Number(headers.get('age')) : 0
+  return Math.max(0, Number(maxAge) - age)
 }
 
 /** The most specific name of a network failure: the system error code (ECONNREFUSED…) when there is one. */
@@ -47,8 +48,8 @@ async function readCapped (body: ReadableStream<Uint8Array>, maxBytes: number): 
  * a byte cap counted as the body arrives (so neither a huge body nor a compressed one can exhaust memory),
  * only a 200 with a JSON media type, and JSON that parses. Anything else is a `JwksFetchError`.
  */
-export async function fetchJwks (url: URL, options: { timeoutMs: number, maxBytes: number }): Promise<FetchedJwks> {
-  const signal = AbortSignal.timeout(options.timeoutMs)
+export async function fetchJwks (url: URL, options: { timeoutMs: number, maxBytes: number, closing: AbortSignal }): Promise<FetchedJwks> {
+  const signal = AbortSignal.any([AbortSignal.timeout(options.timeoutMs), options.closing])
   try {
     const response = await fetch(url, {
       redirect: 'manual',
@@ -73,6 +74,7 @@ export async function fetchJwks (url: URL, options: { timeoutMs: number, maxByte
     return { document, freshFor: freshness(response.headers) }
   } catch (error) {
     if (error instanceof JwksFetchError) throw error
+    if (options.closing.aborted) throw new JwksFetchError('the app closed during the fetch')
     if (signal.aborted) throw new JwksFetchError(`the key set endpoint did not answer in full within ${options.timeoutMs} ms`)
     throw new JwksFetchError(`the key set endpoint cannot be reached (${networkErrorName(error)})`)
   }

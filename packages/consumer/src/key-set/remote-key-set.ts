@@ -64,6 +64,7 @@ export class RemoteKeySet {
   #expiresAt = -Infinity
   #lastError: string | null = null
   #inflight: Promise<void> | null = null
+  readonly #closing = new AbortController()
 
   constructor (issuer: IssuerSettings, settings: JwksSettings, clock: Clock, report: (event: KeySetFetchEvent) => void) {
     this.#issuer = issuer
@@ -81,8 +82,14 @@ export class RemoteKeySet {
     } else if (now >= this.#refreshAt() && this.#mayAttempt(now)) {
       this.refresh('refresh-ahead').catch(() => {})
     }
-    const keys = this.#usableKeys(now)
-    const key = keys.get(kid)
+    // A fetch already under way (a refresh ahead, or another request's refetch) may bring the kid: wait for
+    // it rather than answer from the set it replaces. A set exists whenever a fetch can be under way here:
+    // without one, the fetch was awaited above.
+    if (this.#inflight !== null && !(this.#keys as Map<string, VerificationKey>).has(kid)) {
+      await this.#inflight
+      return this.#afterRefetch(kid)
+    }
+    const key = this.#usableKeys(now).get(kid)
     if (key !== undefined) return key
     // An unknown kid may be a key published since the last fetch: fetch again, but once per cooldown only,
     // or anyone could make us fetch on every request by spraying random kids.
@@ -92,16 +99,26 @@ export class RemoteKeySet {
       return reject('WEBHOOK_KEY_UNAVAILABLE', (nextFetchAt - now) / 1000)
     }
     await this.refresh('unknown-kid')
-    const refreshed = this.#keys?.get(kid)
-    if (refreshed !== undefined) return refreshed
-    if (this.#lastAttemptAt > this.#lastSuccessAt) return reject('WEBHOOK_KEY_UNAVAILABLE', this.#settings.cooldownMs / 1000)
-    return reject('WEBHOOK_KEY_UNKNOWN')
+    return this.#afterRefetch(kid)
+  }
+
+  /** After a fetch made for this kid or joined by it: the key, a 401 if a fresh set lacks it, a 503 if the fetch failed. */
+  #afterRefetch (kid: string): VerificationKey {
+    if (this.#lastAttemptAt > this.#lastSuccessAt) {
+      return this.#usableKeys(this.#clock.now()).get(kid) ?? reject('WEBHOOK_KEY_UNAVAILABLE', this.#settings.cooldownMs / 1000)
+    }
+    return (this.#keys as Map<string, VerificationKey>).get(kid) ?? reject('WEBHOOK_KEY_UNKNOWN')
   }
 
   /** Fetches the set now (single-flight). Never throws: failures are recorded, reported and logged. */
   async refresh (reason: FetchReason): Promise<void> {
     this.#inflight ??= this.#fetch(reason).finally(() => { this.#inflight = null })
     await this.#inflight
+  }
+
+  /** Aborts a fetch under way, so nothing outlives the app. */
+  close (): void {
+    this.#closing.abort()
   }
 
   status (): KeySetStatus {
@@ -157,11 +174,11 @@ export class RemoteKeySet {
     this.#lastAttemptAt = started
     let status: number | undefined
     try {
-      const fetched = await fetchJwks(this.#issuer.jwksUrl, this.#settings)
+      const fetched = await fetchJwks(this.#issuer.jwksUrl, { ...this.#settings, closing: this.#closing.signal })
       status = 200
       const keys = await readKeySetDocument(fetched.document, this.#settings)
       const now = this.#clock.now()
-      const lifetime = Math.min(Math.max((fetched.freshFor ?? Infinity) * 1000, MIN_CACHE_AGE_MS), this.#settings.cacheMaxAgeMs)
+      const lifetime = Math.max(Math.min((fetched.freshFor ?? Infinity) * 1000, this.#settings.cacheMaxAgeMs), MIN_CACHE_AGE_MS)
       this.#keys = keys
       this.#lastSuccessAt = now
       this.#expiresAt = now + lifetime

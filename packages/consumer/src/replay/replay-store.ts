@@ -1,6 +1,6 @@
 /**
  * Remembers accepted token ids until their tokens expire. Implement it to share the memory between
- * replicas (the Redis package does).
+ * replicas (on Redis, for instance).
  *
  * @example
  * const store: ReplayStore = { remember: async (key, expiresAtMs) => (await redis.set(key, '1', 'PXAT', expiresAtMs, 'NX')) === 'OK' }

@@ -41,7 +41,7 @@ export interface StoredKeySet {
 export const KEY_SET_FORMAT = 'webhook-jwt/key-set@1'
 
 /**
- * Where a producer keeps its keys. Implement it to keep keys elsewhere (the Redis package does).
+ * Where a producer keeps its keys. Implement it to keep keys elsewhere.
  *
  * @example
  * const store: KeyStore = {
