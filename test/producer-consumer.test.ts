@@ -10,7 +10,7 @@ const ISSUER = 'https://sender.test'
 async function startConsumer (t: Tap, jwksUrl: URL, received: VerifiedWebhook[]): Promise<URL> {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(consumer, { issuer: ISSUER, jwksUrl, audience: 'https://receiver.test/hooks', maxTokenAge: 2, clockTolerance: 0.1 })
+  await app.register(consumer, { issuer: ISSUER, jwksUrl, audience: 'https://receiver.test/hooks', maxTokenAge: 2, clockTolerance: 0.5 })
   app.post('/hooks', { preHandler: app.verifyWebhook }, async (request) => {
     received.push(request.webhook as VerifiedWebhook)
     return { ok: true }
@@ -28,7 +28,7 @@ async function send (sender: FastifyInstance, url: URL, event: unknown, id: stri
 t.test('tokens from @webhook-jwt/producer verify at @webhook-jwt/consumer, before, during and after a rotation', async (t) => {
   const sender = Fastify()
   t.teardown(() => sender.close())
-  await sender.register(producer, { issuer: ISSUER, keyStore: memoryKeyStore(), tokenTtl: 2, clockSkew: 0.1, jwks: { maxAge: 1 }, rotation: { every: false } })
+  await sender.register(producer, { issuer: ISSUER, keyStore: memoryKeyStore(), tokenTtl: 2, clockSkew: 0.5, jwks: { maxAge: 1 }, rotation: { every: false } })
   const jwksUrl = new URL('/.well-known/jwks.json', await sender.listen({ port: 0, host: '127.0.0.1' }))
   const received: VerifiedWebhook[] = []
   const hooks = await startConsumer(t, jwksUrl, received)

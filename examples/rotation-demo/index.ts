@@ -22,7 +22,7 @@ const ISSUER = 'https://sender.demo'
 const AUDIENCE = 'https://receiver.demo/hooks'
 const keyFile = join(mkdtempSync(join(tmpdir(), 'webhook-jwt-demo-')), 'signing-keys.json')
 const app = Fastify()
-await app.register(webhookProducer, { issuer: ISSUER, keyStore: fileKeyStore({ path: keyFile }), tokenTtl: 2, clockSkew: 0.2, jwks: { maxAge: 1 }, rotation: { every: 3.5 } })
+await app.register(webhookProducer, { issuer: ISSUER, keyStore: fileKeyStore({ path: keyFile }), tokenTtl: 2, clockSkew: 0.5, jwks: { maxAge: 1 }, rotation: { every: 4.5 } })
 const transitions: KeyTransitionEvent[] = []
 const started = Date.now()
 const seconds = (at: Date): string => `${((at.getTime() - started) / 1000).toFixed(1)}s`.padStart(6)
@@ -31,7 +31,7 @@ app.webhooks.on('transition', (event) => {
   console.log(`${seconds(event.at)}  key ${event.kid.slice(0, 8)}… ${event.from ?? 'created'} → ${event.to}`)
 })
 const jwksUrl = new URL('/.well-known/jwks.json', await app.listen({ port: 0, host: '127.0.0.1' }))
-console.log(`producer on ${jwksUrl.origin}, keys in ${keyFile}; rotating every 3.5 s (publish 1.2 s ahead, retire 2.2 s after)\n`)
+console.log(`producer on ${jwksUrl.origin}, keys in ${keyFile}; rotating every 4.5 s (publish 1.5 s ahead, retire 2.5 s after)\n`)
 
 let cached: { keys: JSONWebKeySet, expiresAt: number } | null = null
 async function keySet (): Promise<JSONWebKeySet> {

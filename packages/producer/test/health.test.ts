@@ -140,8 +140,8 @@ t.test('a step that fails while the app closes is not retried after it closed', 
   clock.advance(630_000)
   await until(() => failPendingWrite !== undefined)
   const closing = app.close()
-  // Let close() reach the producer's onClose hook, which waits for the step in flight, then fail that step.
-  await new Promise((resolve) => setTimeout(resolve, 20))
+  // Wait until close() has reached the producer's onClose hook, which waits for the step in flight, then fail that step.
+  while ((await app.webhooks.health()).reason !== 'no active signing key') await new Promise((resolve) => setTimeout(resolve, 2))
   failPendingWrite?.(new Error('write interrupted'))
   await closing
   t.equal(clock.pending, 0, 'no retry armed')
