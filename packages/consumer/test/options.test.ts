@@ -1,22 +1,13 @@
 import t from 'tap'
-import Fastify from 'fastify'
 import consumer, { memoryReplayStore } from '@webhook-jwt/consumer'
 import { readConsumerOptions } from '../src/options.ts'
 import { AUDIENCE, ISSUER } from './helpers/token-factory.ts'
+import { startupError } from '../../../test/support/fastify-app.ts'
 
 const JWKS_URL = 'http://127.0.0.1:9/jwks.json'
 
 async function registrationError (options: Record<string, unknown>): Promise<unknown> {
-  const app = Fastify()
-  try {
-    await app.register(consumer, options as never)
-    await app.ready()
-  } catch (error) {
-    return error
-  } finally {
-    await app.close()
-  }
-  return undefined
+  return await startupError(async (app) => await app.register(consumer, options as never))
 }
 
 t.test('invalid options are refused at registration, naming the option and its rule', async (t) => {

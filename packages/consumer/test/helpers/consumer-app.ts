@@ -1,13 +1,11 @@
-import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import consumer, { type KeySetFetchEvent, type VerificationEvent, type WebhookConsumerOptions } from '@webhook-jwt/consumer'
+import { captureLogs, type LogLine } from '../../../../test/support/fastify-app.ts'
 import { AUDIENCE, BODY, ISSUER } from './token-factory.ts'
 
 interface TestContext {
   teardown(fn: () => unknown): void
 }
-
-export type LogLine = Record<string, unknown> & { level: number, msg: string }
 
 export interface ConsumerUnderTest {
   app: FastifyInstance
@@ -21,13 +19,7 @@ export interface ConsumerUnderTest {
 /** A fresh consumer app with `POST /hooks` (preHandler: app.verifyWebhook), closed when the test ends. */
 export async function buildConsumer (t: TestContext, jwksUrl: URL, options: { [K in keyof WebhookConsumerOptions]?: WebhookConsumerOptions[K] | undefined } = {}, routes?: (app: FastifyInstance) => void): Promise<ConsumerUnderTest> {
   const logs: LogLine[] = []
-  const stream = new Writable({
-    write (chunk, _encoding, done) {
-      logs.push(JSON.parse(String(chunk)) as LogLine)
-      done()
-    }
-  })
-  const app = Fastify({ logger: { level: 'info', stream } })
+  const app = Fastify({ logger: captureLogs(logs) })
   t.teardown(() => app.close())
   const verifications: VerificationEvent[] = []
   const fetches: KeySetFetchEvent[] = []

@@ -1,6 +1,6 @@
-import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import producer, { type KeyTransitionEvent, type RotationResult, type WebhookProducerOptions } from '@webhook-jwt/producer'
+import { captureLogs, startupError as registrationError, type LogLine } from '../../../../test/support/fastify-app.ts'
 
 export const ISSUER = 'https://sender.test'
 export const AUDIENCE = 'https://receiver.test/hooks'
@@ -9,8 +9,7 @@ interface TestContext {
   teardown(fn: () => unknown): void
 }
 
-/** Log lines the app wrote, parsed. */
-export type LogLine = Record<string, unknown> & { level: number, msg: string }
+export type { LogLine }
 
 export interface ProducerUnderTest {
   app: FastifyInstance
@@ -21,13 +20,7 @@ export interface ProducerUnderTest {
 /** A fresh, ready producer app that logs into an array and closes when the test ends. */
 export async function buildProducer (t: TestContext, options: Partial<WebhookProducerOptions> = {}, routes?: (app: FastifyInstance) => void): Promise<ProducerUnderTest> {
   const logs: LogLine[] = []
-  const stream = new Writable({
-    write (chunk, _encoding, done) {
-      logs.push(JSON.parse(String(chunk)) as LogLine)
-      done()
-    }
-  })
-  const app = Fastify({ logger: { level: 'info', stream } })
+  const app = Fastify({ logger: captureLogs(logs) })
   t.teardown(() => app.close())
   const transitions: KeyTransitionEvent[] = []
   await app.register(producer, { issuer: ISSUER, ...options })
@@ -65,16 +58,7 @@ export async function publishedKids (app: FastifyInstance): Promise<string[]> {
 
 /** Registers a producer with `options` and returns the error that stopped it starting, or undefined. */
 export async function startupError (options: Record<string, unknown>): Promise<unknown> {
-  const app = Fastify()
-  try {
-    await app.register(producer, { issuer: ISSUER, ...options } as WebhookProducerOptions)
-    await app.ready()
-  } catch (error) {
-    return error
-  } finally {
-    await app.close()
-  }
-  return undefined
+  return await registrationError(async (app) => await app.register(producer, { issuer: ISSUER, ...options } as WebhookProducerOptions))
 }
 
 /** Starts a rotation and waits until its new key is published. */
