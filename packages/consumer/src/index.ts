@@ -79,6 +79,8 @@ const kVerification = Symbol('webhook-jwt.verification')
 const EMPTY_BODY_DIGEST = bodyDigest('')
 /** Seconds a sender waits when the replay check cannot run. */
 export const REPLAY_RETRY_AFTER = 5
+/** How long registration waits for the first key sets before letting the app start without them. */
+export const WARM_UP_WAIT_MS = 5000
 
 type RequestWithState = FastifyRequest & { [kVerification]: Verification | null }
 
@@ -200,8 +202,12 @@ async function webhookConsumer (fastify: FastifyInstance, options: WebhookConsum
 
   // Warm the caches now, so the first webhooks do not wait on a fetch and a health check made while the app
   // starts (under-pressure makes one at registration) sees the sets. A sender that is down does not stop
-  // startup: it delays it by jwks.timeout at most.
-  await Promise.all([...keySets.values()].map(async (keySet) => await keySet.refresh('startup')))
+  // startup: it is waited for WARM_UP_WAIT_MS at most (well inside Fastify's plugin timeout), then the
+  // fetch goes on in the background.
+  await Promise.race([
+    Promise.all([...keySets.values()].map(async (keySet) => await keySet.refresh('startup'))),
+    new Promise((resolve) => setTimeout(resolve, WARM_UP_WAIT_MS).unref())
+  ])
   fastify.addHook('onClose', async () => {
     for (const keySet of keySets.values()) keySet.close()
     await settings.replayStore.close?.()

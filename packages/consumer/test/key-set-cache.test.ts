@@ -189,3 +189,18 @@ t.test('closing the app aborts a fetch under way', async (t) => {
   t.equal((await pending).statusCode, 200, 'the request was answered from the last good set')
   t.match(fetches.at(-1), { outcome: 'failed', error: 'the app closed during the fetch' })
 })
+
+t.test('regression: with max-age shorter than the cooldown, an unknown kid still gets a final 401, not 503 for ever', async (t) => {
+  const clock = createManualClock(Date.now())
+  const key = await testKey()
+  const server = await startJwksServer(t, { keys: [key.publicJwk] })
+  server.maxAge = 1
+  const { app } = await buildConsumer(t, server.url, { clock, jwks: { cooldown: 30 } })
+  const stranger = await testKey()
+  for (let i = 0; i < 3; i++) {
+    clock.advance(1000)
+    const response = await deliver(app, tokenFor(stranger, { nowSec: clock.now() / 1000 }))
+    t.equal(response.json().code, 'WEBHOOK_KEY_UNKNOWN', 'the set this request fetched lacks the kid: final')
+  }
+  t.equal(server.fetches, 4, 'one fetch per expiry, none for the unknown kid itself')
+})

@@ -1,6 +1,6 @@
 import t from 'tap'
 import underPressure from '@fastify/under-pressure'
-import { consumerHealthCheck, webhookPressureHandler } from '@webhook-jwt/consumer'
+import { WARM_UP_WAIT_MS, consumerHealthCheck, webhookPressureHandler } from '@webhook-jwt/consumer'
 import { receiverProblem } from '@webhook-jwt/protocol'
 import { buildConsumer, deliver } from './helpers/consumer-app.ts'
 import { startJwksServer } from './helpers/jwks-server.ts'
@@ -176,4 +176,16 @@ t.test('replay keys cannot collide across issuers, whatever characters issuer an
   const { app } = await buildConsumer(t, serverA.url, { issuer: undefined, jwksUrl: undefined, issuers: [{ issuer: 'x', jwksUrl: serverA.url }, { issuer: 'x y', jwksUrl: serverB.url }] })
   t.equal((await deliver(app, tokenFor(keyA, { claims: { iss: 'x', jti: 'y z' } }))).statusCode, 200)
   t.equal((await deliver(app, tokenFor(keyB, { claims: { iss: 'x y', jti: 'z' } }))).statusCode, 200)
+})
+
+t.test('a sender that hangs delays startup by the warm-up wait at most, never past Fastify\'s plugin timeout', async (t) => {
+  const key = await testKey()
+  const server = await startJwksServer(t, { keys: [key.publicJwk] })
+  server.handler = () => {}
+  const started = Date.now()
+  const { app } = await buildConsumer(t, server.url, { jwks: { timeout: 30 } })
+  const waited = Date.now() - started
+  t.ok(waited >= WARM_UP_WAIT_MS - 100 && waited < WARM_UP_WAIT_MS + 3000, `started after ${waited} ms`)
+  t.match(app.webhookConsumer.status(), [{ usable: false, kids: [] }])
+  t.equal((await deliver(app, tokenFor(key))).statusCode, 503, 'and answers 503 until it has keys')
 })

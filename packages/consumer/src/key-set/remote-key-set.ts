@@ -75,22 +75,19 @@ export class RemoteKeySet {
 
   /** The key for `kid`, fetching or refreshing the set as the rules allow. Throws a coded verification error. */
   async keyFor (kid: string): Promise<VerificationKey> {
-    let now = this.#clock.now()
+    const now = this.#clock.now()
     if (now >= this.#expiresAt && this.#mayAttempt(now)) {
       await this.refresh(this.#keys === null ? 'startup' : 'expired')
-      now = this.#clock.now()
-    } else if (now >= this.#refreshAt() && this.#mayAttempt(now)) {
-      this.refresh('refresh-ahead').catch(() => {})
+      return this.#afterRefetch(kid)
     }
-    // A fetch already under way (a refresh ahead, or another request's refetch) may bring the kid: wait for
-    // it rather than answer from the set it replaces. A set exists whenever a fetch can be under way here:
-    // without one, the fetch was awaited above.
-    if (this.#inflight !== null && !(this.#keys as Map<string, VerificationKey>).has(kid)) {
+    if (now >= this.#refreshAt() && this.#mayAttempt(now)) this.refresh('refresh-ahead').catch(() => {})
+    const key = this.#usableKeys(now).get(kid)
+    if (key !== undefined) return key
+    // A fetch already under way (a refresh ahead, or another request's refetch) may bring the kid: wait for it.
+    if (this.#inflight !== null) {
       await this.#inflight
       return this.#afterRefetch(kid)
     }
-    const key = this.#usableKeys(now).get(kid)
-    if (key !== undefined) return key
     // An unknown kid may be a key published since the last fetch: fetch again, but once per cooldown only,
     // or anyone could make us fetch on every request by spraying random kids.
     const nextFetchAt = Math.max(this.#lastSuccessAt, this.#lastAttemptAt) + this.#settings.cooldownMs
@@ -102,14 +99,6 @@ export class RemoteKeySet {
     return this.#afterRefetch(kid)
   }
 
-  /** After a fetch made for this kid or joined by it: the key, a 401 if a fresh set lacks it, a 503 if the fetch failed. */
-  #afterRefetch (kid: string): VerificationKey {
-    if (this.#lastAttemptAt > this.#lastSuccessAt) {
-      return this.#usableKeys(this.#clock.now()).get(kid) ?? reject('WEBHOOK_KEY_UNAVAILABLE', this.#settings.cooldownMs / 1000)
-    }
-    return (this.#keys as Map<string, VerificationKey>).get(kid) ?? reject('WEBHOOK_KEY_UNKNOWN')
-  }
-
   /** Fetches the set now (single-flight). Never throws: failures are recorded, reported and logged. */
   async refresh (reason: FetchReason): Promise<void> {
     this.#inflight ??= this.#fetch(reason).finally(() => { this.#inflight = null })
@@ -119,6 +108,18 @@ export class RemoteKeySet {
   /** Aborts a fetch under way, so nothing outlives the app. */
   close (): void {
     this.#closing.abort()
+  }
+
+  /**
+   * After a fetch this request made or waited for: the key; a 401 if the set just fetched lacks it (the
+   * answer is final: asking again would fetch the same set); if the fetch failed, the key from the last good
+   * set if it is still usable, else a 503.
+   */
+  #afterRefetch (kid: string): VerificationKey {
+    if (this.#lastAttemptAt > this.#lastSuccessAt) {
+      return this.#usableKeys(this.#clock.now()).get(kid) ?? reject('WEBHOOK_KEY_UNAVAILABLE', this.#settings.cooldownMs / 1000)
+    }
+    return (this.#keys as Map<string, VerificationKey>).get(kid) ?? reject('WEBHOOK_KEY_UNKNOWN')
   }
 
   status (): KeySetStatus {
