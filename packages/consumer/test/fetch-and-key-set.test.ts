@@ -1,5 +1,5 @@
 import t from 'tap'
-import { networkErrorName } from '../src/key-set/fetch-jwks.ts'
+import { fetchJwks, networkErrorName } from '../src/key-set/fetch-jwks.ts'
 import { readKeySetDocument } from '../src/key-set/key-set-document.ts'
 import { testKey } from './helpers/token-factory.ts'
 
@@ -20,4 +20,10 @@ t.test('a kid that is not the thumbprint is accepted when the option allows it',
   const key = await testKey()
   const keys = await readKeySetDocument({ keys: [{ ...key.publicJwk, kid: 'chosen' }] }, { maxKeys: 50, requireThumbprintKids: false })
   t.same([...keys.keys()], ['chosen'])
+})
+
+t.test('a fetch that starts after the app began closing stops at once', async (t) => {
+  const started = Date.now()
+  await t.rejects(fetchJwks(new URL('http://127.0.0.1:9/jwks.json'), { timeoutMs: 30_000, maxBytes: 1000, closing: AbortSignal.abort() }), { message: 'the app closed during the fetch' })
+  t.ok(Date.now() - started < 5000)
 })

@@ -182,7 +182,7 @@ t.test('closing the app aborts a fetch under way', async (t) => {
   server.handler = () => {}
   clock.advance(60_000)
   const pending = deliver(app, tokenFor(key, { nowSec: clock.now() / 1000 }))
-  await settle(50)
+  while (server.fetches < 2) await settle(2)
   const started = Date.now()
   await app.close()
   t.ok(Date.now() - started < 5000, 'closed without waiting for the 30 s fetch deadline')

@@ -183,9 +183,10 @@ t.test('a sender that hangs delays startup by the warm-up wait at most, never pa
   const server = await startJwksServer(t, { keys: [key.publicJwk] })
   server.handler = () => {}
   const started = Date.now()
-  const { app } = await buildConsumer(t, server.url, { jwks: { timeout: 30 } })
+  // A fetch deadline past the warm-up wait: registration stops waiting first.
+  const { app } = await buildConsumer(t, server.url, { jwks: { timeout: 7 } })
   const waited = Date.now() - started
   t.ok(waited >= WARM_UP_WAIT_MS - 100 && waited < WARM_UP_WAIT_MS + 3000, `started after ${waited} ms`)
   t.match(app.webhookConsumer.status(), [{ usable: false, kids: [] }])
-  t.equal((await deliver(app, tokenFor(key))).statusCode, 503, 'and answers 503 until it has keys')
+  t.equal((await deliver(app, tokenFor(key))).statusCode, 503, 'and answers 503 (once the fetch it waits on gives up) until it has keys')
 })

@@ -56,6 +56,8 @@ export async function fetchJwks (url: URL, options: { timeoutMs: number, maxByte
   const deadline = setTimeout(abort, options.timeoutMs)
   deadline.unref()
   options.closing.addEventListener('abort', abort)
+  // A fetch that starts once the app is closing has missed the event: stop it at once.
+  if (options.closing.aborted) abort()
   const signal = controller.signal
   try {
     const response = await fetch(url, {
