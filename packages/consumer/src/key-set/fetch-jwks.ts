@@ -43,10 +43,43 @@ async function readCapped (body: ReadableStream<Uint8Array>, maxBytes: number): 
   return Buffer.concat(chunks)
 }
 
+async function download (url: URL, signal: AbortSignal, maxBytes: number): Promise<FetchedJwks> {
+  const response = await fetch(url, {
+    redirect: 'manual',
+    signal,
+    headers: { accept: 'application/jwk-set+json, application/json', 'accept-encoding': 'identity', 'user-agent': '@webhook-jwt/consumer' }
+  })
+  if (response.status !== 200) {
+    await response.body?.cancel()
+    throw new JwksFetchError(`the key set endpoint answered ${response.status}`, response.status)
+  }
+  if (!JSON_TYPE.test(response.headers.get('content-type') ?? '')) {
+    await (response.body as ReadableStream).cancel()
+    throw new JwksFetchError('the key set endpoint answered with a media type other than JSON', 200)
+  }
+  const bytes = await readCapped(response.body as ReadableStream<Uint8Array>, maxBytes)
+  let document: unknown
+  try {
+    document = JSON.parse(utf8.decode(bytes))
+  } catch {
+    throw new JwksFetchError('the key set is not valid JSON', 200)
+  }
+  return { document, freshFor: freshness(response.headers) }
+}
+
+/** Names what went wrong, in words safe for logs: the error itself when it is ours, else why the fetch stopped. */
+function describeFailure (error: unknown, signal: AbortSignal, options: { timeoutMs: number, closing: AbortSignal }): JwksFetchError {
+  if (error instanceof JwksFetchError) return error
+  if (options.closing.aborted) return new JwksFetchError('the app closed during the fetch')
+  if (signal.aborted) return new JwksFetchError(`the key set endpoint did not answer in full within ${options.timeoutMs} ms`)
+  return new JwksFetchError(`the key set endpoint cannot be reached (${networkErrorName(error)})`)
+}
+
 /**
  * Fetches a JWK Set: one GET to the configured URL, no redirects, a deadline that covers the body too,
  * a byte cap counted as the body arrives (so neither a huge body nor a compressed one can exhaust memory),
- * only a 200 with a JSON media type, and JSON that parses. Anything else is a `JwksFetchError`.
+ * only a 200 with a JSON media type, and JSON that parses. Anything else is a `JwksFetchError`. The fetch
+ * stops when the app closes.
  */
 export async function fetchJwks (url: URL, options: { timeoutMs: number, maxBytes: number, closing: AbortSignal }): Promise<FetchedJwks> {
   // One controller for both ends of a fetch: its deadline and the app closing. (AbortSignal.any would be
@@ -58,36 +91,10 @@ export async function fetchJwks (url: URL, options: { timeoutMs: number, maxByte
   options.closing.addEventListener('abort', abort)
   // A fetch that starts once the app is closing has missed the event: stop it at once.
   if (options.closing.aborted) abort()
-  const signal = controller.signal
-  try {
-    const response = await fetch(url, {
-      redirect: 'manual',
-      signal,
-      headers: { accept: 'application/jwk-set+json, application/json', 'accept-encoding': 'identity', 'user-agent': '@webhook-jwt/consumer' }
+  return await download(url, controller.signal, options.maxBytes)
+    .catch((error: unknown) => { throw describeFailure(error, controller.signal, options) })
+    .finally(() => {
+      clearTimeout(deadline)
+      options.closing.removeEventListener('abort', abort)
     })
-    if (response.status !== 200) {
-      await response.body?.cancel()
-      throw new JwksFetchError(`the key set endpoint answered ${response.status}`, response.status)
-    }
-    if (!JSON_TYPE.test(response.headers.get('content-type') ?? '')) {
-      await (response.body as ReadableStream).cancel()
-      throw new JwksFetchError('the key set endpoint answered with a media type other than JSON', 200)
-    }
-    const bytes = await readCapped(response.body as ReadableStream<Uint8Array>, options.maxBytes)
-    let document: unknown
-    try {
-      document = JSON.parse(utf8.decode(bytes))
-    } catch {
-      throw new JwksFetchError('the key set is not valid JSON', 200)
-    }
-    return { document, freshFor: freshness(response.headers) }
-  } catch (error) {
-    if (error instanceof JwksFetchError) throw error
-    if (options.closing.aborted) throw new JwksFetchError('the app closed during the fetch')
-    if (signal.aborted) throw new JwksFetchError(`the key set endpoint did not answer in full within ${options.timeoutMs} ms`)
-    throw new JwksFetchError(`the key set endpoint cannot be reached (${networkErrorName(error)})`)
-  } finally {
-    clearTimeout(deadline)
-    options.closing.removeEventListener('abort', abort)
-  }
 }
