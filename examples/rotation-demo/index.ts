@@ -10,7 +10,8 @@ import Fastify from 'fastify'
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose'
 import webhookProducer, { fileKeyStore, type KeyTransitionEvent } from '@webhook-jwt/producer'
 
-const { values } = parseArgs({ options: { rotations: { type: 'string', default: '3' }, rate: { type: 'string', default: '50' } } })
+// `pnpm demo -- --rate 100` passes the `--` through: drop it.
+const { values } = parseArgs({ args: process.argv.slice(2).filter((arg) => arg !== '--'), options: { rotations: { type: 'string', default: '3' }, rate: { type: 'string', default: '50' } } })
 const rotations = Number(values.rotations)
 const rate = Number(values.rate)
 if (!Number.isInteger(rotations) || rotations < 1 || !(rate > 0)) {
