@@ -68,7 +68,7 @@ async function webhookProducer (fastify: FastifyInstance, options: WebhookProduc
   const events = new EventEmitter()
   const keys = new SigningKeys(settings, fastify.log, events)
   await keys.open()
-  fastify.log.info({ keyStore: settings.keyStore.description, activeKid: keys.status().activeKid }, `webhook signing keys are stored in ${settings.keyStore.description}`)
+  fastify.log.info({ keyStore: settings.keyStore.description, activeKid: keys.active.kid }, `webhook signing keys are stored in ${settings.keyStore.description}`)
 
   const webhooks: WebhookProducer = {
     sign: async (event, signOptions) => await signWebhook(keys, settings, event, signOptions),

@@ -327,15 +327,19 @@ export class SigningKeys {
   async #advance (): Promise<void> {
     const retireAfterMs = this.#settings.retireAfter * 1000
     const publishLeadMs = this.#settings.publishLead * 1000
-    const rotationDue = (keys: readonly KeyEntry[], nowMs: number): boolean => {
-      const start = nextRotationStart(applyDue(keys, nowMs, retireAfterMs).keys, this.#everyMs(), publishLeadMs)
+    // Whether a scheduled rotation should start, on the keys as they are once the due steps are applied.
+    const rotationDue = (dueKeys: readonly KeyEntry[], nowMs: number): boolean => {
+      const start = nextRotationStart(dueKeys, this.#everyMs(), publishLeadMs)
       return start !== null && start <= nowMs
     }
     await this.#commit({
-      prepare: async (keys) => rotationDue(keys, this.#settings.clock.now()) ? await this.#generate() : undefined,
+      prepare: async (keys) => {
+        const nowMs = this.#settings.clock.now()
+        return rotationDue(applyDue(keys, nowMs, retireAfterMs).keys, nowMs) ? await this.#generate() : undefined
+      },
       plan: (keys, fresh, nowMs) => {
         const due = applyDue(keys, nowMs, retireAfterMs)
-        if (fresh === undefined || !rotationDue(keys, nowMs)) return due.changes.length === 0 ? null : due
+        if (fresh === undefined || !rotationDue(due.keys, nowMs)) return due.changes.length === 0 ? null : due
         const begun = beginRotation(due.keys, fresh, nowMs, publishLeadMs)
         return { keys: begun.keys, changes: [...due.changes, ...begun.changes] }
       }

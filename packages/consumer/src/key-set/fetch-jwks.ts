@@ -22,7 +22,8 @@ function freshness (headers: Headers): number | undefined {
   const maxAge = /(?:^|,)\s*max-age\s*=\s*"?(\d+)"?\s*(?:,|$)/i.exec(cacheControl)?.[1]
   if (maxAge === undefined) return undefined
   // Age is a non-negative integer (RFC 9111 §5.1); anything else is ignored rather than trusted.
-  const age = /^\d+$/.test(headers.get('age') ?? '') ? Number(headers.get('age')) : 0
+  const ageHeader = headers.get('age') ?? ''
+  const age = /^\d+$/.test(ageHeader) ? Number(ageHeader) : 0
   return Math.max(0, Number(maxAge) - age)
 }
 
