@@ -204,3 +204,37 @@ t.test('regression: with max-age shorter than the cooldown, an unknown kid still
   }
   t.equal(server.fetches, 4, 'one fetch per expiry, none for the unknown kid itself')
 })
+
+t.test('regression: while traffic keeps the set fresh, an unknown kid signed before the set was generated is a final 401 inside the cooldown', async (t) => {
+  const clock = createManualClock(Date.now())
+  const nowSec = (): number => Math.floor(clock.now() / 1000)
+  const [key, revoked] = [await testKey(), await testKey()]
+  const server = await startJwksServer(t, { keys: [key.publicJwk] })
+  const { app, fetches } = await buildConsumer(t, server.url, { clock, clockTolerance: 5, jwks: { cooldown: 30 } })
+  // Signed 10 s ago under a key the sender has since unpublished (revoked): more than iat + 1 s + the tolerance before the fetch.
+  const captured = tokenFor(revoked, { nowSec: nowSec() - 10 })
+  t.equal((await deliver(app, tokenFor(key, { nowSec: nowSec() }))).statusCode, 200)
+  const late = await deliver(app, captured)
+  t.equal(late.statusCode, 401)
+  t.equal(late.json().code, 'WEBHOOK_KEY_UNKNOWN', 'final: the set was made after the token, and lacks its key')
+  const fresh = await deliver(app, tokenFor(revoked, { nowSec: nowSec() }))
+  t.equal(fresh.statusCode, 503, 'signed after the set was made: its key may be newer than the set, so retry later')
+  t.equal(server.fetches, 1, 'neither answer cost a fetch inside the cooldown')
+  t.match(fetches.at(-1), { reason: 'unknown-kid', outcome: 'cooldown' })
+})
+
+t.test('a set a cache held (Age) counts from when it was generated, not when it was fetched', async (t) => {
+  const clock = createManualClock(Date.now())
+  const nowSec = (): number => Math.floor(clock.now() / 1000)
+  const [key, stranger] = [await testKey(), await testKey()]
+  const server = await startJwksServer(t, { keys: [key.publicJwk] })
+  server.handler = (_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/jwk-set+json', 'cache-control': 'public, max-age=600', age: '60' })
+    response.end(JSON.stringify({ keys: [key.publicJwk] }))
+  }
+  const { app } = await buildConsumer(t, server.url, { clock, clockTolerance: 5, jwks: { cooldown: 30 } })
+  // Signed 10 s ago, but the set was generated 60 s ago: a key published since may be missing from it.
+  const response = await deliver(app, tokenFor(stranger, { nowSec: nowSec() - 10 }))
+  t.equal(response.statusCode, 503)
+  t.equal(response.json().code, 'WEBHOOK_KEY_UNAVAILABLE')
+})

@@ -11,20 +11,25 @@ export interface FetchedJwks {
   document: unknown
   /** Seconds the response may be used for: `max-age` minus `Age`, if the response said. */
   freshFor: number | undefined
+  /** The response's `Age` in seconds (RFC 9111 §5.1): how long a cache held it. 0 if absent or invalid. */
+  ageSec: number
 }
 
 const JSON_TYPE = /^application\/(?:jwk-set\+)?json\s*(?:;|$)/i
 const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** Age is a non-negative integer (RFC 9111 §5.1); anything else is ignored rather than trusted. */
+function ageOf (headers: Headers): number {
+  const ageHeader = headers.get('age') ?? ''
+  return /^\d+$/.test(ageHeader) ? Number(ageHeader) : 0
+}
 
 function freshness (headers: Headers): number | undefined {
   const cacheControl = headers.get('cache-control') ?? ''
   if (/(?:^|,)\s*(?:no-store|no-cache)\s*(?:,|$)/i.test(cacheControl)) return 0
   const maxAge = /(?:^|,)\s*max-age\s*=\s*"?(\d+)"?\s*(?:,|$)/i.exec(cacheControl)?.[1]
   if (maxAge === undefined) return undefined
-  // Age is a non-negative integer (RFC 9111 §5.1); anything else is ignored rather than trusted.
-  const ageHeader = headers.get('age') ?? ''
-  const age = /^\d+$/.test(ageHeader) ? Number(ageHeader) : 0
-  return Math.max(0, Number(maxAge) - age)
+  return Math.max(0, Number(maxAge) - ageOf(headers))
 }
 
 /** The most specific name of a network failure: the system error code (ECONNREFUSED…) when there is one. */
@@ -65,7 +70,7 @@ async function download (url: URL, signal: AbortSignal, maxBytes: number): Promi
   } catch {
     throw new JwksFetchError('the key set is not valid JSON', 200)
   }
-  return { document, freshFor: freshness(response.headers) }
+  return { document, freshFor: freshness(response.headers), ageSec: ageOf(response.headers) }
 }
 
 /** Names what went wrong, in words safe for logs: the error itself when it is ours, else why the fetch stopped. */

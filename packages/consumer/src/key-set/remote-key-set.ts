@@ -60,6 +60,8 @@ export class RemoteKeySet {
   readonly #report: (event: KeySetFetchEvent) => void
   #keys: Map<string, VerificationKey> | null = null
   #lastSuccessAt = -Infinity
+  /** When the set in use was generated: its fetch started then, less the time a cache held it (`Age`). */
+  #generatedAt = -Infinity
   #lastAttemptAt = -Infinity
   #expiresAt = -Infinity
   #lastError: string | null = null
@@ -73,8 +75,11 @@ export class RemoteKeySet {
     this.#report = report
   }
 
-  /** The key for `kid`, fetching or refreshing the set as the rules allow. Throws a coded verification error. */
-  async keyFor (kid: string): Promise<VerificationKey> {
+  /**
+   * The key for `kid`, fetching or refreshing the set as the rules allow. Throws a coded verification error.
+   * `signedBy` is the latest time (ms, on our clock) the token can have been signed.
+   */
+  async keyFor (kid: string, signedBy: number): Promise<VerificationKey> {
     const now = this.#clock.now()
     if (now >= this.#expiresAt && this.#mayAttempt(now)) {
       await this.refresh(this.#keys === null ? 'startup' : 'expired')
@@ -92,6 +97,11 @@ export class RemoteKeySet {
     // or anyone could make us fetch on every request by spraying random kids.
     const nextFetchAt = Math.max(this.#lastSuccessAt, this.#lastAttemptAt) + this.#settings.cooldownMs
     if (now < nextFetchAt) {
+      // A sender publishes each key before signing with it (protocol §3), so a set generated after the token
+      // was signed lists its key unless the key was revoked or never the sender's: the answer is final. Without
+      // this, steady traffic that keeps the set fresh would keep the cooldown running, and a revoked kid would
+      // get 503 until its tokens expire.
+      if (this.#generatedAt > signedBy) return reject('WEBHOOK_KEY_UNKNOWN')
       this.#report({ ...this.#eventBase('unknown-kid', 0), outcome: 'cooldown' })
       return reject('WEBHOOK_KEY_UNAVAILABLE', (nextFetchAt - now) / 1000)
     }
@@ -182,6 +192,7 @@ export class RemoteKeySet {
       const lifetime = Math.max(Math.min((fetched.freshFor ?? Infinity) * 1000, this.#settings.cacheMaxAgeMs), MIN_CACHE_AGE_MS)
       this.#keys = keys
       this.#lastSuccessAt = now
+      this.#generatedAt = started - fetched.ageSec * 1000
       this.#expiresAt = now + lifetime
       this.#lastError = null
       this.#report({ ...this.#eventBase(reason, now - started), outcome: 'fetched', status })

@@ -10,6 +10,7 @@ export interface CheckedClaims {
   jti: string
   webhookId: string
   exp: number
+  iat: number
   bodySha256: string | undefined
 }
 
@@ -53,5 +54,5 @@ export function checkClaims (header: Record<string, unknown>, claims: Record<str
   const digest = claims.body_sha256
   if (digest === undefined ? settings.bodyDigest === 'required' : typeof digest !== 'string' || !DIGEST.test(digest)) reject('WEBHOOK_CLAIMS_INVALID')
 
-  return { issuer, alg, kid: header.kid, jti: claims.jti, webhookId: claims.webhook_id, exp, bodySha256: digest as string | undefined }
+  return { issuer, alg, kid: header.kid, jti: claims.jti, webhookId: claims.webhook_id, exp, iat, bodySha256: digest as string | undefined }
 }

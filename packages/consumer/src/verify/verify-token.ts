@@ -27,7 +27,8 @@ export async function verifyToken (compact: string, settings: ConsumerSettings, 
   const { header, claims } = parseCompactJws(compact, settings.maxTokenBytes)
   const checked = checkClaims(header, claims, settings, settings.clock.now() / 1000)
   const keySet = keySets.get(checked.issuer.issuer) as RemoteKeySet
-  const key = await keySet.keyFor(checked.kid)
+  // iat is whole seconds rounded down, and the sender's clock may be ahead of ours by the tolerance.
+  const key = await keySet.keyFor(checked.kid, (checked.iat + 1 + settings.clockToleranceSec) * 1000)
   await verifySignature(compact, key, checked.alg)
   return { ...checked, claims }
 }
