@@ -18,9 +18,13 @@ t.test('1. continuous traffic across three scheduled rotations: zero failed veri
   const transitions: KeyTransitionEvent[] = []
   sender.app.webhooks.on('transition', (event) => transitions.push(event))
   const receiver = await startReceiver(t, sender.jwksUrl, RECEIVER)
-  const deadline = Date.now() + 40_000
-  const deliveries = await traffic(async () => await deliver(sender.app, receiver.url), () => transitions.filter((step) => step.to === 'retired').length >= 3 || Date.now() > deadline)
-  t.equal(transitions.filter((step) => step.to === 'retired').length, 3, 'three rotations completed')
+  // Until three rotations have completed and thousands of deliveries were made: on a loaded machine the
+  // second can take longer than the first, and the schedule keeps rotating meanwhile.
+  const deadline = Date.now() + 60_000
+  const retired = (): number => transitions.filter((step) => step.to === 'retired').length
+  let sent = 0
+  const deliveries = await traffic(async () => { sent++; return await deliver(sender.app, receiver.url) }, () => (retired() >= 3 && sent >= 2000) || Date.now() > deadline)
+  t.ok(retired() >= 3, `${retired()} rotations completed`)
   t.same(failures(deliveries), [], 'every delivery verified')
   t.ok(deliveries.length >= 2000, `${deliveries.length} deliveries`)
   t.ok(new Set(deliveries.map((delivery) => delivery.kid)).size >= 4, 'signed by four keys')

@@ -242,6 +242,8 @@ export const webhookConsumerPlugin = fp(webhookConsumer, { fastify: '5.x', name:
 export default webhookConsumerPlugin
 export { webhookConsumerPlugin as webhookConsumer }
 export { WebhookVerificationError } from './errors.ts'
+// Registration refuses a bad option with this error; re-exported so an app can test for it without depending on the protocol package.
+export { WebhookOptionError } from '@webhook-jwt/protocol'
 export { JWKS_DEFAULTS, DEFAULT_MAX_TOKEN_BYTES, type WebhookConsumerOptions, type IssuerOptions } from './options.ts'
 export { memoryReplayStore, ReplayStoreFullError, type ReplayStore, type MemoryReplayStoreOptions } from './replay/replay-store.ts'
-export { MIN_CACHE_AGE_MS, type KeySetFetchEvent, type KeySetStatus, type FetchReason } from './key-set/remote-key-set.ts'
+export { MIN_CACHE_AGE_MS, FIRST_FETCH_BACKOFF_MS, type KeySetFetchEvent, type KeySetStatus, type FetchReason } from './key-set/remote-key-set.ts'

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { createManualClock } from '@webhook-jwt/protocol'
+import { FIRST_FETCH_BACKOFF_MS } from '@webhook-jwt/consumer'
 import { buildConsumer, deliver } from './helpers/consumer-app.ts'
 import { startJwksServer } from './helpers/jwks-server.ts'
 import { testKey, tokenFor } from './helpers/token-factory.ts'
@@ -237,4 +238,31 @@ t.test('a set a cache held (Age) counts from when it was generated, not when it 
   const response = await deliver(app, tokenFor(stranger, { nowSec: nowSec() - 10 }))
   t.equal(response.statusCode, 503)
   t.equal(response.json().code, 'WEBHOOK_KEY_UNAVAILABLE')
+})
+
+t.test('a receiver started before its sender: until a first set is fetched, retries come after 1 s, 2 s, 4 s… up to the cooldown', async (t) => {
+  const clock = createManualClock(Date.now())
+  const key = await testKey()
+  const server = await startJwksServer(t, { keys: [key.publicJwk] })
+  server.handler = (request) => { request.socket.destroy() }
+  const { app } = await buildConsumer(t, server.url, { clock, jwks: { cooldown: 30 } })
+  const send = async (): Promise<{ status: number, retryAfter: unknown }> => {
+    const response = await deliver(app, tokenFor(key, { nowSec: Math.floor(clock.now() / 1000) }))
+    return { status: response.statusCode, retryAfter: response.headers['retry-after'] }
+  }
+  t.same(await send(), { status: 503, retryAfter: '1' }, 'the warm-up fetch failed: try again in a second')
+  clock.advance(FIRST_FETCH_BACKOFF_MS)
+  t.same(await send(), { status: 503, retryAfter: '2' }, 'a second failure doubles the wait')
+  t.equal(server.fetches, 2)
+  clock.advance(2000)
+  t.same(await send(), { status: 503, retryAfter: '4' })
+  for (let wait = 4000; wait < 30_000; wait *= 2) {
+    clock.advance(wait)
+    await send()
+  }
+  t.same(await send(), { status: 503, retryAfter: '30' }, 'never longer than the cooldown')
+  server.handler = null
+  clock.advance(30_000)
+  t.same(await send(), { status: 200, retryAfter: undefined }, 'the sender is up: verified')
+  t.equal(server.fetches, 7, 'one fetch per wait: 1, 2, 4, 8, 16, 30 s')
 })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import consumer, { memoryReplayStore } from '@webhook-jwt/consumer'
+import consumer, { memoryReplayStore, WebhookOptionError } from '@webhook-jwt/consumer'
 import { readConsumerOptions } from '../src/options.ts'
 import { AUDIENCE, ISSUER } from './helpers/token-factory.ts'
 import { startupError } from '../../../test/support/fastify-app.ts'
@@ -65,4 +65,10 @@ t.test('defaults', async (t) => {
   t.same([...settings.audiences], [AUDIENCE])
   t.equal(settings.issuers.get(ISSUER)?.jwksUrl.href, JWKS_URL)
   t.throws(() => memoryReplayStore({ maxEntries: 0 }), { name: 'TypeError', message: /maxEntries/ })
+})
+
+t.test('the option error is exported by the plugin, so apps can test for it without the protocol package', async (t) => {
+  const error = await registrationError({ issuer: ISSUER, jwksUrl: JWKS_URL })
+  t.ok(error instanceof WebhookOptionError)
+  t.match(error, { code: 'WEBHOOK_INVALID_OPTION', option: 'audience' })
 })

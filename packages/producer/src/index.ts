@@ -113,3 +113,5 @@ export { KEY_SET_FORMAT } from './key-store/key-store.ts'
 export { memoryKeyStore } from './key-store/memory-key-store.ts'
 export { fileKeyStore, type FileKeyStoreOptions } from './key-store/file-key-store.ts'
 export * from './errors.ts'
+// Registration refuses a bad option with this error; re-exported so an app can test for it without depending on the protocol package.
+export { WebhookOptionError } from '@webhook-jwt/protocol'

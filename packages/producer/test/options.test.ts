@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { DEFAULT_KEY_FILE, memoryKeyStore } from '@webhook-jwt/producer'
+import { DEFAULT_KEY_FILE, memoryKeyStore, WebhookOptionError } from '@webhook-jwt/producer'
 import { readProducerOptions } from '../src/options.ts'
 import { buildProducer, ISSUER, startupError } from './helpers/producer-app.ts'
 
@@ -84,4 +84,10 @@ t.test('without keyStore, keys go to the documented file, whose location is logg
   t.equal(statSync(join(folder, '.webhook-jwt')).mode & 0o777, 0o700)
   t.match(JSON.parse(readFileSync(path, 'utf8')), { format: 'webhook-jwt/key-set@1', revision: 1, keys: [{ kid: app.webhooks.status().activeKid, state: 'active' }] })
   t.match(logs.find((line) => line.keyStore !== undefined), { keyStore: path, msg: `webhook signing keys are stored in ${path}` })
+})
+
+t.test('the option error is exported by the plugin, so apps can test for it without the protocol package', async (t) => {
+  const error = await registrationError({ tokenTtl: 'soon' })
+  t.ok(error instanceof WebhookOptionError)
+  t.match(error, { code: 'WEBHOOK_INVALID_OPTION', option: 'tokenTtl' })
 })

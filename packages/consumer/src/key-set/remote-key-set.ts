@@ -46,6 +46,8 @@ export interface KeySetStatus {
 const REFRESH_AHEAD = 0.8
 /** However short a sender's `max-age`, a set is kept at least this long: its endpoint is never hammered. */
 export const MIN_CACHE_AGE_MS = 1000
+/** Until a first key set has been fetched, a failed fetch is retried after 1 s, then 2 s, 4 s… up to the cooldown. */
+export const FIRST_FETCH_BACKOFF_MS = 1000
 
 /**
  * The cached key set of one issuer, created once per registration. One fetch at a time however many
@@ -63,6 +65,7 @@ export class RemoteKeySet {
   /** When the set in use was generated: its fetch started then, less the time a cache held it (`Age`). */
   #generatedAt = -Infinity
   #lastAttemptAt = -Infinity
+  #failuresBeforeFirstSet = 0
   #expiresAt = -Infinity
   #lastError: string | null = null
   #inflight: Promise<void> | null = null
@@ -153,7 +156,16 @@ export class RemoteKeySet {
 
   /** A fetch may start (or be joined) unless the last one failed less than a cooldown ago: the failure backoff. */
   #mayAttempt (now: number): boolean {
-    return this.#inflight !== null || this.#lastAttemptAt <= this.#lastSuccessAt || now >= this.#lastAttemptAt + this.#settings.cooldownMs
+    return this.#inflight !== null || this.#lastAttemptAt <= this.#lastSuccessAt || now >= this.#lastAttemptAt + this.#failureBackoffMs()
+  }
+
+  /**
+   * How long after a failed fetch the next may start. Before any set was fetched nothing can verify, so the
+   * wait starts short and doubles up to the cooldown: a receiver started before its sender recovers within
+   * seconds. Once a set is held, it serves known kids meanwhile, and the full cooldown applies.
+   */
+  #failureBackoffMs (): number {
+    return this.#keys === null ? Math.min(this.#settings.cooldownMs, FIRST_FETCH_BACKOFF_MS * 2 ** (this.#failuresBeforeFirstSet - 1)) : this.#settings.cooldownMs
   }
 
   #refreshAt (): number {
@@ -163,7 +175,7 @@ export class RemoteKeySet {
   /** The keys that may be used now: the current set, or a stale one within maxStale. */
   #usableKeys (now: number): Map<string, VerificationKey> {
     if (this.#keys === null || now >= this.#expiresAt + this.#settings.maxStaleMs) {
-      return reject('WEBHOOK_KEY_UNAVAILABLE', Math.max(0, this.#lastAttemptAt + this.#settings.cooldownMs - now) / 1000)
+      return reject('WEBHOOK_KEY_UNAVAILABLE', Math.max(0, this.#lastAttemptAt + this.#failureBackoffMs() - now) / 1000)
     }
     return this.#keys
   }
@@ -200,6 +212,7 @@ export class RemoteKeySet {
       status = error instanceof JwksFetchError ? error.status : status
       const message = error instanceof KeySetRefusedError ? `key set refused: ${error.message}` : (error as Error).message
       this.#lastError = message
+      this.#failuresBeforeFirstSet++
       const event = this.#eventBase(reason, this.#clock.now() - started)
       this.#report({ ...event, outcome: 'failed', error: message, ...(status === undefined ? {} : { status }) })
     }
