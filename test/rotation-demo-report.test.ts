@@ -39,6 +39,16 @@ t.test('rotation timelines: publish, switch, retire of the old key; an unfinishe
   const published = demoRun([])
   published.transitions = published.transitions.filter((step) => step.at <= 16_500)
   t.match(rotationTimelines(published).at(-1), { newKid: D, switchedAt: null, oldKid: null, retiredAt: null }, 'published, not switched yet')
+  t.match(reportText(published), `#3  ${shortKid(D)} published 16.5s, signs from —\n`, 'the report says so')
+  t.equal(timelineSvg(published).match(/class="rotation"/g)?.length, 2, 'and the picture marks only the switches that happened')
+  const revokedFirst = demoRun([])
+  // The signing key revoked while a successor was published: the successor signs at once, and no key retires through this rotation.
+  revokedFirst.transitions = [
+    { at: 0, kid: A, from: null, to: 'active', reason: 'bootstrap' }, { at: 4500, kid: B, from: null, to: 'next', reason: 'rotation' },
+    { at: 5000, kid: A, from: 'active', to: 'retired', reason: 'revoke' }, { at: 5000, kid: B, from: 'next', to: 'active', reason: 'revoke' }
+  ]
+  t.same(rotationTimelines(revokedFirst), [{ newKid: B, publishedAt: 4500, switchedAt: 5000, oldKid: null, retiredAt: null }])
+  t.match(reportText(revokedFirst), `#1  ${shortKid(B)} published 4.5s, signs from 5.0s\n`)
 })
 
 t.test('tally and failures: a legitimate delivery must verify, an attack must get its own code', async (t) => {

@@ -15,6 +15,8 @@ export interface KeyLane {
   verified: number
   /** When it was revoked, if it was. */
   revokedAt: number | null
+  /** Its state at the end of the run. */
+  finalState: KeyState
 }
 
 /** One rotation: publish the new key, switch signing to it, retire the old one. */
@@ -47,7 +49,8 @@ export function keyLanes (run: RunRecord): KeyLane[] {
     kid,
     segments: steps.map((step, index) => ({ state: step.to, from: step.at, to: steps[index + 1]?.at ?? run.durationMs })),
     verified: verified.get(kid) ?? 0,
-    revokedAt: steps.find((step) => step.reason === 'revoke' && step.to === 'retired')?.at ?? null
+    revokedAt: steps.find((step) => step.reason === 'revoke' && step.to === 'retired')?.at ?? null,
+    finalState: (steps.at(-1) as TransitionRecord).to
   }))
 }
 

@@ -1,4 +1,4 @@
-import { keyLanes, rotationTimelines, shortKid } from './key-lanes.ts'
+import { keyLanes, rotationTimelines, shortKid, type KeyLane } from './key-lanes.ts'
 import { EXPECTED_CODE, INTENT_LABEL, type RunRecord } from './run-record.ts'
 import { tally } from './tally.ts'
 
@@ -32,8 +32,7 @@ export function reportText (run: RunRecord): string {
 
   lines.push('', 'Rotations (publish → switch → retire the old key)')
   rotationTimelines(run).forEach((rotation, index) => {
-    const oldState = lanes.get(rotation.oldKid ?? '')?.segments.at(-1)?.state
-    const old = rotation.oldKid === null ? '' : `, ${shortKid(rotation.oldKid)} ${rotation.retiredAt === null ? `not retired: ${oldState} at the end` : `retired ${at(rotation.retiredAt)}`}`
+    const old = rotation.oldKid === null ? '' : `, ${shortKid(rotation.oldKid)} ${rotation.retiredAt === null ? `not retired: ${(lanes.get(rotation.oldKid) as KeyLane).finalState} at the end` : `retired ${at(rotation.retiredAt)}`}`
     lines.push(`  #${index + 1}  ${shortKid(rotation.newKid)} published ${at(rotation.publishedAt)}, signs from ${at(rotation.switchedAt)}${old}`)
   })
 
