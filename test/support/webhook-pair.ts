@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import producer, { type WebhookProducerOptions } from '@webhook-jwt/producer'
 import consumer, { type VerifiedWebhook, type WebhookConsumerOptions } from '@webhook-jwt/consumer'
 
@@ -61,14 +61,15 @@ export interface Receiver {
   received: VerifiedWebhook[]
 }
 
-export async function startReceiver (t: TestContext, jwksUrl: URL, options: Partial<WebhookConsumerOptions> = {}): Promise<Receiver> {
+/** A receiver on loopback; `handle`, if given, answers in place of the default 200 (after the webhook is recorded). */
+export async function startReceiver (t: TestContext, jwksUrl: URL, options: Partial<WebhookConsumerOptions> = {}, handle?: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>): Promise<Receiver> {
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(consumer, { issuer: ISSUER, jwksUrl, audience: AUDIENCE, ...options } as WebhookConsumerOptions)
   const received: VerifiedWebhook[] = []
-  app.post('/hooks', { preHandler: app.verifyWebhook }, async (request) => {
+  app.post('/hooks', { preHandler: app.verifyWebhook }, async (request, reply) => {
     received.push(request.webhook as VerifiedWebhook)
-    return { ok: true }
+    return handle === undefined ? { ok: true } : await handle(request, reply)
   })
   return { app, url: new URL('/hooks', await app.listen({ port: 0, host: '127.0.0.1' })), received }
 }

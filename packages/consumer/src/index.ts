@@ -9,6 +9,7 @@ import { RemoteKeySet, type KeySetFetchEvent, type KeySetStatus } from './key-se
 import { readConsumerOptions, type WebhookConsumerOptions } from './options.ts'
 import { sendRefusal } from './respond.ts'
 import { extractToken, verifyToken, type VerifiedToken } from './verify/verify-token.ts'
+import { DuplicateCheck } from './replay/duplicate-check.ts'
 
 /** What a verified request carries in `request.webhook`. */
 export interface VerifiedWebhook {
@@ -30,6 +31,8 @@ export interface VerificationEvent {
   status: number
   issuer?: string
   kid?: string
+  /** `true` for a verified repeat of a handled `webhook_id`, answered without the handler (`deduplicate`). */
+  duplicate?: true
   durationMs: number
 }
 
@@ -73,6 +76,8 @@ interface Verification {
   startedAt: number
   token: VerifiedToken | null
   digest: string | null
+  /** The duplicate-check key this request claimed, to release once it is answered. */
+  claimed: string | null
 }
 
 const kVerification = Symbol('webhook-jwt.verification')
@@ -102,6 +107,7 @@ async function webhookConsumer (fastify: FastifyInstance, options: WebhookConsum
     emitSafely(events, event, payload, (error) => log.error({ err: error, event }, 'a webhook consumer event listener failed'))
   }
 
+  const duplicates = settings.deduplicateWindowSec === null ? null : new DuplicateCheck(settings.replayStore as ConstructorParameters<typeof DuplicateCheck>[0], settings.deduplicateWindowSec)
   const keySets = new Map([...settings.issuers.values()].map((issuer) => [issuer.issuer, new RemoteKeySet(issuer, settings.jwks, settings.clock, (event) => {
     if (event.outcome === 'failed') log.warn({ issuer: event.issuer, reason: event.reason, error: event.error, stale: event.stale }, event.stale ? 'webhook key set refresh failed; verifying known kids from the last good set' : 'webhook key set fetch failed')
     notify('keySetFetch', event)
@@ -120,9 +126,19 @@ async function webhookConsumer (fastify: FastifyInstance, options: WebhookConsum
     return await sendRefusal(reply, error)
   }
 
+  /** A replay-store call: a failure is logged and answered 503, never accepted. */
+  async function storeCall<T> (request: FastifyRequest, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call()
+    } catch (error) {
+      request.log.error({ err: error }, 'webhook replay store failed; answering 503')
+      throw new WebhookVerificationError('WEBHOOK_REPLAY_STORE_UNAVAILABLE', REPLAY_RETRY_AFTER)
+    }
+  }
+
   /** onRequest: the token, before the body is read. */
   async function checkToken (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
-    const state: Verification = { startedAt: settings.clock.now(), token: null, digest: null }
+    const state: Verification = { startedAt: settings.clock.now(), token: null, digest: null, claimed: null }
     ;(request as RequestWithState)[kVerification] = state
     try {
       state.token = await verifyToken(extractToken(request.headers[settings.header] as string | undefined, settings.header), settings, keySets)
@@ -165,21 +181,35 @@ async function webhookConsumer (fastify: FastifyInstance, options: WebhookConsum
       if (token.bodySha256 !== undefined && !digestsMatch(state.digest ?? EMPTY_BODY_DIGEST, token.bodySha256)) {
         throw new WebhookVerificationError('WEBHOOK_BODY_DIGEST_MISMATCH')
       }
-      let firstTime: boolean
-      try {
-        const nowMs = settings.clock.now()
-        // JSON keeps issuer and jti apart whatever characters they hold.
-        firstTime = await settings.replayStore.remember(JSON.stringify([token.issuer.issuer, token.jti]), (token.exp + settings.clockToleranceSec) * 1000, nowMs)
-      } catch (error) {
-        request.log.error({ err: error }, 'webhook replay store failed; answering 503')
-        throw new WebhookVerificationError('WEBHOOK_REPLAY_STORE_UNAVAILABLE', REPLAY_RETRY_AFTER)
-      }
+      // JSON keeps issuer and jti apart whatever characters they hold.
+      const firstTime = await storeCall(request, async () => await settings.replayStore.remember(JSON.stringify([token.issuer.issuer, token.jti]), (token.exp + settings.clockToleranceSec) * 1000, settings.clock.now()))
       if (!firstTime) throw new WebhookVerificationError('WEBHOOK_REPLAYED')
+      if (duplicates !== null) {
+        const key = DuplicateCheck.key(token.issuer.issuer, token.webhookId)
+        const status = await storeCall(request, async () => await duplicates.claim(key, settings.clock.now()))
+        if (status === 'in-progress') throw new WebhookVerificationError('WEBHOOK_DELIVERY_IN_PROGRESS', REPLAY_RETRY_AFTER)
+        if (status === 'duplicate') {
+          report(request, state, { outcome: 'accepted', status: 200, issuer: token.issuer.issuer, kid: token.kid, duplicate: true })
+          return await reply.code(200).send({ duplicate: true, id: token.webhookId })
+        }
+        state.claimed = key
+      }
     } catch (error) {
       return await refuse(request, reply, state, error)
     }
     request.webhook = { id: token.webhookId, issuer: token.issuer.issuer, kid: token.kid, claims: token.claims }
     report(request, state, { outcome: 'accepted', status: 200, issuer: token.issuer.issuer, kid: token.kid })
+  }
+
+  /** onResponse, with `deduplicate`: a handled id is kept only if the answer was 2xx. */
+  async function releaseClaim (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const state = (request as RequestWithState)[kVerification] as Verification
+    if (state.claimed === null) return
+    try {
+      await (duplicates as DuplicateCheck).release(state.claimed, reply.statusCode >= 200 && reply.statusCode < 300)
+    } catch (error) {
+      request.log.error({ err: error, webhookId: request.webhook?.id }, 'webhook duplicate check could not release a failed delivery; its retry will be answered as a duplicate')
+    }
   }
 
   fastify.decorateRequest('webhook', null)
@@ -198,6 +228,7 @@ async function webhookConsumer (fastify: FastifyInstance, options: WebhookConsum
     route.onRequest = [checkToken, ...hooksOf(route.onRequest)]
     route.preParsing = [...hooksOf(route.preParsing), hashBody]
     if (!listed) route.preHandler = [verifyWebhook, ...preHandlers]
+    if (duplicates !== null) route.onResponse = [...hooksOf(route.onResponse), releaseClaim]
   })
 
   // Warm the caches now, so the first webhooks do not wait on a fetch and a health check made while the app
@@ -247,3 +278,4 @@ export { WebhookOptionError } from '@webhook-jwt/protocol'
 export { JWKS_DEFAULTS, DEFAULT_MAX_TOKEN_BYTES, type WebhookConsumerOptions, type IssuerOptions } from './options.ts'
 export { memoryReplayStore, ReplayStoreFullError, type ReplayStore, type MemoryReplayStoreOptions } from './replay/replay-store.ts'
 export { MIN_CACHE_AGE_MS, FIRST_FETCH_BACKOFF_MS, type KeySetFetchEvent, type KeySetStatus, type FetchReason } from './key-set/remote-key-set.ts'
+export { DEFAULT_DEDUPLICATE_WINDOW, type DuplicateStatus } from './replay/duplicate-check.ts'

@@ -1,8 +1,9 @@
 import {
   DEFAULT_ALGORITHM, DEFAULT_CLOCK_SKEW, DEFAULT_TOKEN_HEADER, DEFAULT_TOKEN_TTL, SIGNING_ALGORITHMS, WebhookOptionError,
-  describeValue, isSigningAlgorithm, parseDuration, systemClock, type Clock, type Duration, type SigningAlgorithm
+  describeValue, isSigningAlgorithm, objectOption, parseDuration, positiveInteger, systemClock, type Clock, type Duration, type SigningAlgorithm
 } from '@webhook-jwt/protocol'
 import { memoryReplayStore, type ReplayStore } from './replay/replay-store.ts'
+import { DEFAULT_DEDUPLICATE_WINDOW } from './replay/duplicate-check.ts'
 
 /** Defaults of the key-set cache, in seconds and bytes. */
 export const JWKS_DEFAULTS = {
@@ -50,6 +51,12 @@ export interface WebhookConsumerOptions {
   bodyDigest?: 'required' | 'optional'
   /** Where accepted `jti`s are remembered until their token expires. Default: `memoryReplayStore()`. */
   replayStore?: ReplayStore
+  /**
+   * Answer a repeat of a `webhook_id` already handled (2xx) with `200 { duplicate: true }` instead of calling
+   * the handler again; `window` is how long an id is remembered (default 4 days). Uses the replay store,
+   * which must then have `forget()`. Default `false`.
+   */
+  deduplicate?: boolean | { window?: Duration }
   jwks?: {
     cacheMaxAge?: Duration
     cooldown?: Duration
@@ -89,23 +96,13 @@ export interface ConsumerSettings {
   maxTokenBytes: number
   bodyDigest: 'required' | 'optional'
   replayStore: ReplayStore
+  /** Seconds a handled `webhook_id` is remembered; `null`: no duplicate check. */
+  deduplicateWindowSec: number | null
   jwks: JwksSettings
   clock: Clock
 }
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/
-
-function objectOption (value: unknown, option: string): Record<string, unknown> {
-  if (value === undefined) return {}
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new WebhookOptionError(option, `must be an object (got ${describeValue(value)})`)
-  return value as Record<string, unknown>
-}
-
-function positiveInteger (value: unknown, fallback: number, option: string): number {
-  const number = value ?? fallback
-  if (!Number.isSafeInteger(number) || (number as number) < 1) throw new WebhookOptionError(option, `must be a whole number of at least 1 (got ${describeValue(number)})`)
-  return number as number
-}
 
 function readUrl (value: unknown, option: string): URL {
   let url: URL | undefined
@@ -163,6 +160,15 @@ export function readConsumerOptions (options: WebhookConsumerOptions): ConsumerS
     throw new WebhookOptionError('replayStore', 'must be a replay store: an object with remember(key, expiresAtMs), such as memoryReplayStore()')
   }
 
+  let deduplicateWindowSec: number | null = null
+  if (raw.deduplicate !== undefined && raw.deduplicate !== false) {
+    const deduplicate = raw.deduplicate === true ? {} : objectOption(raw.deduplicate, 'deduplicate')
+    deduplicateWindowSec = parseDuration(deduplicate.window ?? DEFAULT_DEDUPLICATE_WINDOW, 'deduplicate.window')
+    if (typeof replayStore.forget !== 'function') {
+      throw new WebhookOptionError('deduplicate', 'needs a replay store with forget(key), to release a webhook_id whose handler failed; memoryReplayStore() has it')
+    }
+  }
+
   const jwks = objectOption(raw.jwks, 'jwks')
   const seconds = (name: keyof typeof JWKS_DEFAULTS): number => parseDuration(jwks[name] ?? JWKS_DEFAULTS[name], `jwks.${name}`) * 1000
   const requireThumbprintKids = jwks.requireThumbprintKids ?? true
@@ -193,6 +199,7 @@ export function readConsumerOptions (options: WebhookConsumerOptions): ConsumerS
     maxTokenBytes: positiveInteger(raw.maxTokenBytes, DEFAULT_MAX_TOKEN_BYTES, 'maxTokenBytes'),
     bodyDigest,
     replayStore,
+    deduplicateWindowSec,
     jwks: jwksSettings,
     clock
   }

@@ -1,10 +1,11 @@
 import { Readable } from 'node:stream'
 import t from 'tap'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { createManualClock } from '@webhook-jwt/protocol'
-import { ReplayStoreFullError, memoryReplayStore, type ReplayStore } from '@webhook-jwt/consumer'
+import { DEFAULT_DEDUPLICATE_WINDOW, ReplayStoreFullError, memoryReplayStore, type ReplayStore } from '@webhook-jwt/consumer'
 import { buildConsumer, deliver } from './helpers/consumer-app.ts'
 import { startJwksServer } from './helpers/jwks-server.ts'
-import { testKey, tokenFor } from './helpers/token-factory.ts'
+import { BODY, testKey, tokenFor } from './helpers/token-factory.ts'
 
 t.test('the digest covers the exact bytes, streamed in pieces; the handler sees what was hashed', async (t) => {
   const key = await testKey()
@@ -93,3 +94,89 @@ t.test('memoryReplayStore: remembers each id until its expiry, in two generation
   clock.advance(999)
   t.notOk(remember('d', 1000), 'still d, a millisecond before its token expires')
 })
+
+t.test('deduplicate: a handled webhook_id is answered 200 { duplicate: true } without the handler; a failed one is handled again', async (t) => {
+  const key = await testKey()
+  const server = await startJwksServer(t, { keys: [key.publicJwk] })
+  let failNext = true
+  const handled: string[] = []
+  const { app, verifications } = await buildConsumer(t, server.url, { deduplicate: true }, (app) => {
+    app.post('/orders', { config: { webhook: true } }, async (request, reply) => {
+      if (failNext) {
+        failNext = false
+        return await reply.code(500).send({ error: 'database down' })
+      }
+      handled.push(request.webhook?.id as string)
+      return { ok: true }
+    })
+  })
+  const send = async (): Promise<{ status: number, body: unknown }> => {
+    const response = await postTo(app, '/orders', tokenFor(key, { claims: { webhook_id: 'wh_order_1' } }))
+    return { status: response.statusCode, body: response.json() }
+  }
+  t.same(await send(), { status: 500, body: { error: 'database down' } }, 'the handler failed: the claim is released')
+  t.same(await send(), { status: 200, body: { ok: true } }, 'so the retry is handled')
+  t.same(await send(), { status: 200, body: { duplicate: true, id: 'wh_order_1' } }, 'and a later repeat is acknowledged without the handler')
+  t.same(handled, ['wh_order_1'])
+  t.match(verifications.at(-1), { outcome: 'accepted', duplicate: true })
+})
+
+t.test('deduplicate: a repeat that arrives while the first is still handled gets 503 WEBHOOK_DELIVERY_IN_PROGRESS', async (t) => {
+  const key = await testKey()
+  const server = await startJwksServer(t, { keys: [key.publicJwk] })
+  let finish: () => void = () => {}
+  const { app } = await buildConsumer(t, server.url, { deduplicate: { window: '1h' } }, (app) => {
+    app.post('/slow', { config: { webhook: true } }, async () => {
+      await new Promise<void>((resolve) => { finish = resolve })
+      return { ok: true }
+    })
+  })
+  const first = postTo(app, '/slow', tokenFor(key, { claims: { webhook_id: 'wh_slow' } }))
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const repeat = await postTo(app, '/slow', tokenFor(key, { claims: { webhook_id: 'wh_slow' } }))
+  t.equal(repeat.statusCode, 503)
+  t.equal(repeat.json().code, 'WEBHOOK_DELIVERY_IN_PROGRESS')
+  t.equal(repeat.headers['retry-after'], '5')
+  finish()
+  t.equal((await first).statusCode, 200)
+})
+
+t.test('deduplicate: store failures answer 503 when claiming, and are logged when releasing', async (t) => {
+  const key = await testKey()
+  const server = await startJwksServer(t, { keys: [key.publicJwk] })
+  const inner = memoryReplayStore()
+  let failOn = ''
+  const replayStore: ReplayStore = {
+    remember: (entry, expiresAt, now) => {
+      if (failOn === 'remember' && entry.includes('webhook_id')) throw new Error('store down')
+      return inner.remember(entry, expiresAt, now)
+    },
+    forget: (entry) => {
+      if (failOn === 'forget') throw new Error('store down')
+      inner.forget?.(entry)
+    }
+  }
+  const { app, logs } = await buildConsumer(t, server.url, { deduplicate: true, replayStore }, (app) => {
+    app.post('/failing', { config: { webhook: true } }, async (_request, reply) => await reply.code(500).send({}))
+  })
+  failOn = 'remember'
+  const claim = await postTo(app, '/failing', tokenFor(key))
+  t.equal(claim.json().code, 'WEBHOOK_REPLAY_STORE_UNAVAILABLE')
+  failOn = 'forget'
+  t.equal((await postTo(app, '/failing', tokenFor(key, { claims: { webhook_id: 'wh_lost' } }))).statusCode, 500)
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  t.ok(logs.some((line) => line.msg === 'webhook duplicate check could not release a failed delivery; its retry will be answered as a duplicate'))
+})
+
+t.test('deduplicate needs a replay store that can forget, and a valid window', async (t) => {
+  const key = await testKey()
+  const server = await startJwksServer(t, { keys: [key.publicJwk] })
+  await t.rejects(buildConsumer(t, server.url, { deduplicate: true, replayStore: { remember: () => true } }), { code: 'WEBHOOK_INVALID_OPTION', option: 'deduplicate', message: /forget\(key\)/ })
+  await t.rejects(buildConsumer(t, server.url, { deduplicate: { window: 'forever' } }), { code: 'WEBHOOK_INVALID_OPTION', option: 'deduplicate.window' })
+  await t.rejects(buildConsumer(t, server.url, { deduplicate: 'yes' as never }), { option: 'deduplicate', message: /must be an object/ })
+  t.equal(DEFAULT_DEDUPLICATE_WINDOW, 4 * 86400)
+})
+
+async function postTo (app: FastifyInstance, url: string, token: string): Promise<LightMyRequestResponse> {
+  return await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, payload: BODY })
+}

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { fetchJwks, networkErrorName } from '../src/key-set/fetch-jwks.ts'
+import { networkErrorName } from '@webhook-jwt/protocol'
+import { fetchJwks } from '../src/key-set/fetch-jwks.ts'
 import { readKeySetDocument } from '../src/key-set/key-set-document.ts'
 import { testKey } from './helpers/token-factory.ts'
 

@@ -29,3 +29,6 @@ export const NothingToRollBackError = createError('WEBHOOK_NOTHING_TO_ROLL_BACK'
 
 /** The producer was closed while the call was waiting. */
 export const ProducerClosedError = createError('WEBHOOK_PRODUCER_CLOSED', 'The webhook producer is closed', 503)
+
+/** `deliver()` to an endpoint that answered 410 Gone: nothing more is sent there until it is restored. */
+export const EndpointGoneError = createError<[string]>('WEBHOOK_ENDPOINT_GONE', 'The endpoint %s answered 410 Gone; call app.webhooks.restoreEndpoint(url) once it is back', 410)

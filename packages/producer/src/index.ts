@@ -4,7 +4,8 @@ import fp from 'fastify-plugin'
 import { listenerMethods } from '@webhook-jwt/protocol'
 import { registerJwksRoute } from './jwks/jwks-route.ts'
 import { readProducerOptions, type WebhookProducerOptions } from './options.ts'
-import { signWebhook, type SignOptions, type SignedWebhook } from './sign-webhook.ts'
+import { signBody, signWebhook, type SignOptions, type SignedWebhook } from './sign-webhook.ts'
+import { DeliveryDispatcher, type DeliverOptions, type DeliveryAttemptEvent, type DeliveryOutcomeEvent } from './delivery/dispatcher.ts'
 import { SigningKeys, type KeyTransitionEvent, type ProducerHealth, type ProducerStatus, type RotationResult } from './signing-keys.ts'
 
 /** The producer's API, at `app.webhooks`. */
@@ -17,6 +18,21 @@ export interface WebhookProducer {
    * await fetch('https://receiver.example/hooks', { method: 'POST', headers, body })
    */
   sign(event: unknown, options: SignOptions): Promise<SignedWebhook>
+  /**
+   * Queues `event` for delivery to `url` and resolves with its webhook id once the queue holds it. Each
+   * attempt is signed afresh (new `iat`, `exp`, `jti`; the same `webhook_id`), POSTed with a deadline, and
+   * retried on the schedule while the answer says it may succeed later. Follow it with the `attempt` and
+   * `outcome` events.
+   *
+   * @example
+   * const { id } = await app.webhooks.deliver('https://receiver.example/hooks', { type: 'invoice.paid', invoice: 'in_1' })
+   * app.webhooks.on('outcome', ({ id, outcome, attempts }) => metrics.count(`webhook.${outcome}`))
+   */
+  deliver(url: string, event: unknown, options?: DeliverOptions): Promise<{ id: string }>
+  /** Endpoints that answered 410 Gone: `deliver()` to them throws `WEBHOOK_ENDPOINT_GONE`. */
+  goneEndpoints(): string[]
+  /** Accepts deliveries to an endpoint that answered 410 Gone again. */
+  restoreEndpoint(url: string): void
   /**
    * Rotates the signing key: publishes a new key, waits `rotation.publishLead`, switches signing to it, waits
    * `rotation.retireAfter`, retires the old key. Settles when the old key is retired. While a rotation runs,
@@ -44,7 +60,11 @@ export interface WebhookProducer {
   /** Listens to key transitions (`transition`) and failed scheduled steps (`stepFailed`, retried after 5 s). */
   on(event: 'transition', listener: (event: KeyTransitionEvent) => void): this
   on(event: 'stepFailed', listener: (error: Error) => void): this
-  off(event: 'transition' | 'stepFailed', listener: (...args: never[]) => void): this
+  /** Every delivery attempt as it ends: its answer, its duration, and when the next one is due. */
+  on(event: 'attempt', listener: (event: DeliveryAttemptEvent) => void): this
+  /** How each delivery ended: delivered, failed, gone, or undelivered (the producer closed first). */
+  on(event: 'outcome', listener: (event: DeliveryOutcomeEvent) => void): this
+  off(event: 'transition' | 'stepFailed' | 'attempt' | 'outcome', listener: (...args: never[]) => void): this
 }
 
 declare module 'fastify' {
@@ -68,10 +88,14 @@ async function webhookProducer (fastify: FastifyInstance, options: WebhookProduc
   const events = new EventEmitter()
   const keys = new SigningKeys(settings, fastify.log, events)
   await keys.open()
+  const dispatcher = new DeliveryDispatcher(settings.delivery, settings.clock, async (input) => await signBody(keys, settings, input), events, fastify.log)
   fastify.log.info({ keyStore: settings.keyStore.description, activeKid: keys.active.kid }, `webhook signing keys are stored in ${settings.keyStore.description}`)
 
   const webhooks: WebhookProducer = {
     sign: async (event, signOptions) => await signWebhook(keys, settings, event, signOptions),
+    deliver: async (url, event, deliverOptions) => await dispatcher.deliver(url, event, deliverOptions),
+    goneEndpoints: () => dispatcher.gone(),
+    restoreEndpoint: (url) => dispatcher.restore(url),
     rotate: () => keys.rotate(),
     rollback: () => keys.rollback(),
     revoke: (kid) => keys.revoke(kid),
@@ -85,8 +109,15 @@ async function webhookProducer (fastify: FastifyInstance, options: WebhookProduc
     return await this.headers(signed.headers).send(signed.body)
   })
   registerJwksRoute(fastify, settings.jwksPath, settings.jwksMaxAge, keys)
-  fastify.addHook('onReady', async () => keys.start())
-  fastify.addHook('onClose', async () => await keys.close())
+  fastify.addHook('onReady', async () => {
+    keys.start()
+    dispatcher.start()
+  })
+  // Deliveries first: attempts in flight still need their keys.
+  fastify.addHook('onClose', async () => {
+    await dispatcher.close()
+    await keys.close()
+  })
 }
 
 /**
@@ -106,6 +137,11 @@ export { webhookProducerPlugin as webhookProducer }
 export type { WebhookProducerOptions } from './options.ts'
 export { DEFAULT_KEY_FILE, DEFAULT_ROTATION_PERIOD } from './options.ts'
 export type { SignOptions, SignedWebhook } from './sign-webhook.ts'
+export type { DeliverOptions, DeliveryAttemptEvent, DeliveryOutcomeEvent } from './delivery/dispatcher.ts'
+export type { DeliveryOptions, UndeliveredWebhook } from './delivery/delivery-options.ts'
+export { memoryDeliveryQueue, type DeliveryQueue, type DeliveryJob } from './delivery/delivery-queue.ts'
+export { DEFAULT_RETRY_SCHEDULE, DEFAULT_RETRY_JITTER, DEFAULT_MAX_RETRY_AFTER } from './delivery/retry-policy.ts'
+export { classifyAnswer, type AttemptVerdict } from './delivery/classify-answer.ts'
 export type { KeyTransitionEvent, ProducerHealth, ProducerStatus, KeyStatus, RotationResult } from './signing-keys.ts'
 export { STEP_RETRY_MS } from './signing-keys.ts'
 export type { KeyStore, StoredKeySet, StoredKey, StoredPrivateKey, KeyState, TransitionReason } from './key-store/key-store.ts'

@@ -2,11 +2,12 @@ import { resolve } from 'node:path'
 import {
   DEFAULT_ALGORITHM, DEFAULT_CLOCK_SKEW, DEFAULT_JWKS_MAX_AGE, DEFAULT_JWKS_PATH, DEFAULT_TOKEN_HEADER, DEFAULT_TOKEN_TTL,
   MIN_RSA_MODULUS_BITS, SIGNING_ALGORITHMS, WebhookOptionError, describeValue, formatDuration, isSigningAlgorithm,
-  parseDuration, systemClock, type Clock, type Duration, type SigningAlgorithm
+  objectOption, parseDuration, systemClock, type Clock, type Duration, type SigningAlgorithm
 } from '@webhook-jwt/protocol'
 import { fileKeyStore } from './key-store/file-key-store.ts'
 import type { KeyStore } from './key-store/key-store.ts'
 import { readKeyEncryptionKey } from './keys/key-encryption.ts'
+import { readDeliveryOptions, type DeliveryOptions, type DeliverySettings } from './delivery/delivery-options.ts'
 
 /** Where the embedded file key store keeps its keys when `keyStore` is omitted, relative to the working directory. */
 export const DEFAULT_KEY_FILE = '.webhook-jwt/signing-keys.json'
@@ -46,6 +47,8 @@ export interface WebhookProducerOptions {
     /** How long an old key stays published after it stops signing. At least `tokenTtl + clockSkew`, which is the default. */
     retireAfter?: Duration
   }
+  /** Sending with retries: `app.webhooks.deliver()`. */
+  delivery?: DeliveryOptions
   /** Time source, for tests and simulations. Default: the system clock. */
   clock?: Clock
 }
@@ -65,6 +68,7 @@ export interface ProducerSettings {
   rotationEvery: number | null
   publishLead: number
   retireAfter: number
+  delivery: DeliverySettings
   clock: Clock
 }
 
@@ -73,12 +77,6 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/
 const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'transfer-encoding', 'host', 'webhook-id'])
 /** The largest RSA key generated: 8192 bits already takes seconds. */
 export const MAX_RSA_MODULUS_BITS = 8192
-
-function requireObject (value: unknown, option: string): Record<string, unknown> {
-  if (value === undefined) return {}
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new WebhookOptionError(option, `must be an object (got ${describeValue(value)})`)
-  return value as Record<string, unknown>
-}
 
 function isKeyStore (value: unknown): value is KeyStore {
   const store = value as Partial<KeyStore> | null
@@ -96,7 +94,7 @@ function isClock (value: unknown): value is Clock {
  * unsafe rotation windows are refused with `WEBHOOK_UNSAFE_ROTATION` and the rule they break.
  */
 export function readProducerOptions (options: WebhookProducerOptions): ProducerSettings {
-  const raw = requireObject(options, 'options') as Partial<WebhookProducerOptions>
+  const raw = objectOption(options, 'options') as Partial<WebhookProducerOptions>
 
   if (typeof raw.issuer !== 'string' || raw.issuer.trim() === '') {
     throw new WebhookOptionError('issuer', `is required: the non-empty string receivers expect in the iss claim, usually your service's URL (got ${describeValue(raw.issuer)})`)
@@ -132,14 +130,14 @@ export function readProducerOptions (options: WebhookProducerOptions): ProducerS
     throw new WebhookOptionError('header', `must be a lower-case HTTP header name such as 'authorization', other than ${[...RESERVED_HEADERS].join(', ')} (got ${describeValue(header)})`)
   }
 
-  const jwks = requireObject(raw.jwks, 'jwks')
+  const jwks = objectOption(raw.jwks, 'jwks')
   const jwksPath = jwks.path ?? DEFAULT_JWKS_PATH
   if (typeof jwksPath !== 'string' || !jwksPath.startsWith('/')) {
     throw new WebhookOptionError('jwks.path', `must be a route path starting with '/' (got ${describeValue(jwksPath)})`)
   }
   const jwksMaxAge = parseDuration(jwks.maxAge ?? DEFAULT_JWKS_MAX_AGE, 'jwks.maxAge', 'integer')
 
-  const rotation = requireObject(raw.rotation, 'rotation')
+  const rotation = objectOption(raw.rotation, 'rotation')
   const minPublishLead = jwksMaxAge + clockSkew
   const minRetireAfter = tokenTtl + clockSkew
   const publishLead = parseDuration(rotation.publishLead ?? minPublishLead, 'rotation.publishLead')
@@ -163,5 +161,6 @@ export function readProducerOptions (options: WebhookProducerOptions): ProducerS
   const clock = raw.clock ?? systemClock
   if (!isClock(clock)) throw new WebhookOptionError('clock', 'must have now(), setTimeout() and clearTimeout()')
 
-  return { issuer: raw.issuer, algorithm, rsaModulusLength, keyStore, keyEncryptionKey, tokenTtl, clockSkew, header, jwksPath, jwksMaxAge, rotationEvery, publishLead, retireAfter, clock }
+  const delivery = readDeliveryOptions(raw.delivery)
+  return { issuer: raw.issuer, algorithm, rsaModulusLength, keyStore, keyEncryptionKey, tokenTtl, clockSkew, header, jwksPath, jwksMaxAge, rotationEvery, publishLead, retireAfter, delivery, clock }
 }

@@ -26,14 +26,14 @@ export interface SignedWebhook {
   kid: string
 }
 
-function serialiseBody (event: unknown): Buffer {
+export function serialiseBody (event: unknown): Buffer {
   if (event instanceof Uint8Array) return Buffer.from(event)
   const json = JSON.stringify(event)
   if (json === undefined) throw new TypeError('the webhook event must be JSON-serialisable or a Uint8Array of the exact body bytes')
   return Buffer.from(json)
 }
 
-function requireText (value: unknown, name: string): string {
+export function requireText (value: unknown, name: string): string {
   if (typeof value !== 'string' || value === '') throw new TypeError(`"${name}" must be a non-empty string`)
   return value
 }
@@ -51,7 +51,8 @@ export async function signWebhook (keys: SigningKeys, settings: ProducerSettings
   return await signBody(keys, settings, { audience, id, contentType, body })
 }
 
-async function signBody (keys: SigningKeys, settings: ProducerSettings, input: { audience: string, id: string, contentType: string, body: Buffer }): Promise<SignedWebhook> {
+/** Signs `input.body` as it is, with the active key (see signWebhook). */
+export async function signBody (keys: SigningKeys, settings: ProducerSettings, input: { audience: string, id: string, contentType: string, body: Buffer }): Promise<SignedWebhook> {
   const key = keys.active
   const token = await signWebhookToken({
     privateKey: key.privateKey as NonNullable<typeof key.privateKey>,

@@ -1,6 +1,6 @@
 export { TOKEN_TYPE, DEFAULT_TOKEN_HEADER, WEBHOOK_ID_HEADER, DEFAULT_TOKEN_TTL, JTI_BYTES, JWKS_CONTENT_TYPE, DEFAULT_JWKS_PATH, DEFAULT_JWKS_MAX_AGE, DEFAULT_CLOCK_SKEW } from './constants.ts'
 export { SIGNING_ALGORITHMS, DEFAULT_ALGORITHM, MIN_RSA_MODULUS_BITS, RSA_PUBLIC_EXPONENT, algorithmsForKey, isSigningAlgorithm, type SigningAlgorithm } from './algorithms.ts'
-export { WebhookOptionError, describeValue } from './option-error.ts'
+export { WebhookOptionError, describeValue, objectOption, positiveInteger } from './option-error.ts'
 export { parseDuration, formatDuration, MAX_DURATION_SECONDS, type Duration } from './duration.ts'
 export { keyIdOf } from './key-id.ts'
 export { toPublishedJwk, type PublishedJwk } from './public-jwk.ts'
@@ -9,3 +9,4 @@ export { signWebhookToken, newJti, newWebhookId, type WebhookClaims, type SignWe
 export { systemClock, callAt, createManualClock, MAX_TIMER_STEP_MS, type Clock, type ManualClock } from './clock.ts'
 export { RECEIVER_ERRORS, PROBLEM_CONTENT_TYPE, receiverProblem, isReceiverErrorCode, type ReceiverError, type ReceiverErrorCode, type ReceiverProblem, type SenderAction } from './receiver-errors.ts'
 export { emitSafely, listenerMethods, type ListenerMethods } from './listeners.ts'
+export { networkErrorName } from './network-error.ts'

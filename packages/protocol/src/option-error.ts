@@ -23,3 +23,17 @@ export function describeValue (value: unknown): string {
   if (Array.isArray(value)) return 'an array'
   return `a ${typeof value}`
 }
+
+/** An option that holds sub-options: an object, or `{}` when it is left out. */
+export function objectOption (value: unknown, option: string): Record<string, unknown> {
+  if (value === undefined) return {}
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new WebhookOptionError(option, `must be an object (got ${describeValue(value)})`)
+  return value as Record<string, unknown>
+}
+
+/** A count option: a whole number of at least 1, or `fallback` when it is left out. */
+export function positiveInteger (value: unknown, fallback: number, option: string): number {
+  const number = value ?? fallback
+  if (!Number.isSafeInteger(number) || (number as number) < 1) throw new WebhookOptionError(option, `must be a whole number of at least 1 (got ${describeValue(number)})`)
+  return number as number
+}

@@ -35,6 +35,7 @@ export const RECEIVER_ERRORS = {
   WEBHOOK_REPLAYED: { status: 401, action: 'never', title: 'This token has been used before' },
   WEBHOOK_KEY_UNAVAILABLE: { status: 503, action: 'after', title: 'The signing key cannot be obtained right now' },
   WEBHOOK_REPLAY_STORE_UNAVAILABLE: { status: 503, action: 'after', title: 'The replay check cannot run right now' },
+  WEBHOOK_DELIVERY_IN_PROGRESS: { status: 503, action: 'after', title: 'An earlier delivery of this webhook is still being handled' },
   WEBHOOK_OVERLOADED: { status: 503, action: 'after', title: 'The receiver is overloaded' }
 } as const satisfies Record<string, ReceiverError>
 

@@ -1,3 +1,5 @@
+import { networkErrorName } from '@webhook-jwt/protocol'
+
 /** Why a fetch failed, in words safe for logs and status (never the response body). */
 export class JwksFetchError extends Error {
   readonly status: number | undefined
@@ -30,12 +32,6 @@ function freshness (headers: Headers): number | undefined {
   const maxAge = /(?:^|,)\s*max-age\s*=\s*"?(\d+)"?\s*(?:,|$)/i.exec(cacheControl)?.[1]
   if (maxAge === undefined) return undefined
   return Math.max(0, Number(maxAge) - ageOf(headers))
-}
-
-/** The most specific name of a network failure: the system error code (ECONNREFUSED…) when there is one. */
-export function networkErrorName (error: unknown): string {
-  const cause = (error as { cause?: { code?: unknown } }).cause
-  return typeof cause?.code === 'string' ? cause.code : (error as Error).name
 }
 
 async function readCapped (body: ReadableStream<Uint8Array>, maxBytes: number): Promise<Uint8Array> {

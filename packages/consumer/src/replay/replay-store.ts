@@ -12,6 +12,8 @@ export interface ReplayStore {
    * consumer then answers 503, never accepts.
    */
   remember(key: string, expiresAtMs: number, nowMs: number): boolean | Promise<boolean>
+  /** Drops `key`. Needed by the `deduplicate` option only, to release a `webhook_id` whose handler failed. */
+  forget?(key: string): void | Promise<void>
   close?(): Promise<void>
 }
 
@@ -57,6 +59,10 @@ export function memoryReplayStore (options: MemoryReplayStoreOptions = {}): Repl
       current.add(key)
       currentExpiresAt = Math.max(currentExpiresAt, expiresAtMs)
       return true
+    },
+    forget (key) {
+      current.delete(key)
+      previous.delete(key)
     }
   }
 }

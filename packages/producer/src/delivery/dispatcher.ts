@@ -1,0 +1,274 @@
+import type { EventEmitter } from 'node:events'
+import type { FastifyBaseLogger } from 'fastify'
+import { callAt, emitSafely, newWebhookId, type Clock } from '@webhook-jwt/protocol'
+import { EndpointGoneError, ProducerClosedError } from '../errors.ts'
+import { requireText, serialiseBody, type SignedWebhook } from '../sign-webhook.ts'
+import { classifyAnswer, type AttemptAnswer, type AttemptVerdict } from './classify-answer.ts'
+import type { DeliverySettings, UndeliveredWebhook } from './delivery-options.ts'
+import type { DeliveryJob } from './delivery-queue.ts'
+import { retryDelayMs } from './retry-policy.ts'
+import { sendAttempt } from './send-attempt.ts'
+
+/** Options of `app.webhooks.deliver`. */
+export interface DeliverOptions {
+  /** The `aud` claim. Default: the URL delivered to. */
+  audience?: string
+  /** The event's id (`webhook_id`), the same on every attempt. Default: a new `wh_<uuid>`. */
+  id?: string
+  /** `Content-Type` of the body. Default `'application/json'`. */
+  contentType?: string
+}
+
+/** Every attempt, as it ends. */
+export interface DeliveryAttemptEvent {
+  id: string
+  url: string
+  /** 1 for the first attempt. */
+  attempt: number
+  /** The key that signed this attempt. */
+  kid: string
+  /** `retry`: another attempt is scheduled at `nextAttemptAt`; the others end the delivery. */
+  verdict: AttemptVerdict
+  /** The HTTP status, when there was an answer. */
+  status?: number
+  /** The receiver's problem code, when its error body had one. */
+  code?: string
+  /** `timeout`, or the network error's code (ECONNREFUSED, ECONNRESET…), when there was no answer. */
+  error?: string
+  durationMs: number
+  nextAttemptAt: Date | null
+}
+
+/** How a delivery ended. */
+export interface DeliveryOutcomeEvent {
+  id: string
+  url: string
+  /** `failed`: a permanent refusal, or every retry used up; `gone`: the endpoint answered 410; `undelivered`: the producer closed first. */
+  outcome: 'delivered' | 'failed' | 'gone' | 'undelivered'
+  attempts: number
+  /** The last attempt's status, if it had an answer. */
+  status?: number
+  code?: string
+}
+
+type Signer = (input: { audience: string, id: string, contentType: string, body: Buffer }) => Promise<SignedWebhook>
+
+const originOf = (url: string): string => new URL(url).origin
+
+function readUrl (value: unknown): string {
+  let url: URL
+  try {
+    url = new URL(requireText(value, 'url'))
+  } catch {
+    throw new TypeError(`"url" must be an absolute http: or https: URL (got ${JSON.stringify(value)})`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`"url" must be an absolute http: or https: URL (got ${JSON.stringify(value)})`)
+  return url.href
+}
+
+function answerFields (answer: AttemptAnswer): Pick<DeliveryAttemptEvent, 'status' | 'code' | 'error'> {
+  if (answer.kind === 'timeout') return { error: 'timeout' }
+  if (answer.kind === 'network') return { error: answer.error }
+  return answer.code === undefined ? { status: answer.status } : { status: answer.status, code: answer.code }
+}
+
+/**
+ * Delivers webhooks from the queue: takes due jobs, signs each attempt afresh, sends it, classifies the
+ * answer, and reschedules or finishes it, within the concurrency limits. On close, it stops taking work,
+ * lets attempts in flight finish until the deadline, and reports every webhook it did not deliver.
+ */
+export class DeliveryDispatcher {
+  readonly #settings: DeliverySettings
+  readonly #clock: Clock
+  readonly #sign: Signer
+  readonly #events: EventEmitter
+  readonly #log: FastifyBaseLogger
+  readonly #closing = new AbortController()
+  readonly #gone = new Set<string>()
+  /** Jobs taken from the queue and not settled: running, or parked behind their endpoint's limit. */
+  readonly #inHand = new Set<DeliveryJob>()
+  readonly #running = new Set<Promise<void>>()
+  readonly #perEndpoint = new Map<string, number>()
+  readonly #parked = new Map<string, DeliveryJob[]>()
+  #started = false
+  #closed = false
+  #pumping: Promise<void> | null = null
+  #pumpAgain = false
+  #cancelTimer: () => void = () => {}
+
+  constructor (settings: DeliverySettings, clock: Clock, sign: Signer, events: EventEmitter, log: FastifyBaseLogger) {
+    this.#settings = settings
+    this.#clock = clock
+    this.#sign = sign
+    this.#events = events
+    this.#log = log
+  }
+
+  async deliver (url: unknown, event: unknown, options: DeliverOptions = {}): Promise<{ id: string }> {
+    if (this.#closed) throw new ProducerClosedError()
+    const target = readUrl(url)
+    if (this.#gone.has(target)) throw new EndpointGoneError(target)
+    const now = this.#clock.now()
+    const job: DeliveryJob = {
+      id: options.id === undefined ? newWebhookId() : requireText(options.id, 'id'),
+      url: target,
+      audience: options.audience === undefined ? target : requireText(options.audience, 'audience'),
+      contentType: options.contentType === undefined ? 'application/json' : requireText(options.contentType, 'contentType'),
+      body: serialiseBody(event),
+      attempts: 0,
+      acceptedAt: now,
+      notBefore: now
+    }
+    await this.#settings.queue.add(job)
+    this.#wake()
+    return { id: job.id }
+  }
+
+  /** Endpoints that answered 410 Gone: new deliveries to them are refused until `restore(url)`. */
+  gone (): string[] {
+    return [...this.#gone]
+  }
+
+  restore (url: unknown): void {
+    this.#gone.delete(readUrl(url))
+  }
+
+  start (): void {
+    this.#started = true
+    this.#wake()
+  }
+
+  #wake (): void {
+    if (!this.#started || this.#closed) return
+    if (this.#pumping !== null) {
+      this.#pumpAgain = true
+      return
+    }
+    this.#pumping = this.#pump().catch((error: unknown) => {
+      this.#log.error({ err: error, queue: this.#settings.queue.description }, 'webhook delivery queue failed; trying again in 5 s')
+      this.#arm(this.#clock.now() + 5000)
+    }).finally(() => {
+      this.#pumping = null
+      if (this.#pumpAgain) {
+        this.#pumpAgain = false
+        this.#wake()
+      }
+    })
+  }
+
+  /** Takes due jobs while attempts may start; then sleeps until the next one is due. */
+  async #pump (): Promise<void> {
+    while (!this.#closed) {
+      const room = this.#settings.total - this.#running.size
+      if (room <= 0) return
+      const jobs = await this.#settings.queue.take(this.#clock.now(), room)
+      if (jobs.length === 0) {
+        const due = await this.#settings.queue.nextDueAt()
+        if (due !== null) this.#arm(due)
+        return
+      }
+      for (const job of jobs) {
+        this.#inHand.add(job)
+        this.#startOrPark(job)
+      }
+    }
+  }
+
+  #arm (atMs: number): void {
+    this.#cancelTimer()
+    this.#cancelTimer = callAt(this.#clock, atMs, () => this.#wake())
+  }
+
+  #startOrPark (job: DeliveryJob): void {
+    const endpoint = originOf(job.url)
+    const busy = this.#perEndpoint.get(endpoint) ?? 0
+    if (busy >= this.#settings.perEndpoint) {
+      this.#parked.set(endpoint, [...(this.#parked.get(endpoint) ?? []), job])
+      return
+    }
+    this.#perEndpoint.set(endpoint, busy + 1)
+    const running: Promise<void> = this.#attempt(job).catch((error: unknown) => {
+      // The queue could not settle the job: it stays in hand, and is reported at close if still there.
+      this.#log.error({ err: error, webhookId: job.id, url: job.url }, 'webhook delivery could not be settled in the queue')
+    }).finally(() => {
+      this.#running.delete(running)
+      this.#perEndpoint.set(endpoint, (this.#perEndpoint.get(endpoint) as number) - 1)
+      const waiting = this.#parked.get(endpoint)
+      const next = waiting?.shift()
+      if (waiting?.length === 0) this.#parked.delete(endpoint)
+      if (next !== undefined && !this.#closed) this.#startOrPark(next)
+      this.#wake()
+    })
+    this.#running.add(running)
+  }
+
+  async #attempt (job: DeliveryJob): Promise<void> {
+    if (this.#gone.has(job.url)) {
+      await this.#finish(job, { id: job.id, url: job.url, outcome: 'gone', attempts: job.attempts })
+      return
+    }
+    const attempt = job.attempts + 1
+    const started = this.#clock.now()
+    const signed = await this.#sign(job)
+    const answer = await sendAttempt({ url: job.url, headers: signed.headers, body: job.body, timeoutMs: this.#settings.timeoutMs, clock: this.#clock, closing: this.#closing.signal })
+    // Cut short by close(): the job stays in hand and is reported as undelivered.
+    if (this.#closing.signal.aborted && answer.kind !== 'response') return
+    const now = this.#clock.now()
+    const classified = classifyAnswer(answer)
+    const delayMs = classified === 'retry' ? retryDelayMs(this.#settings.retry, attempt, answer, Math.random) : null
+    const verdict = classified === 'retry' && delayMs === null ? 'failed' : classified
+    const fields = answerFields(answer)
+    emitSafely(this.#events, 'attempt', {
+      id: job.id, url: job.url, attempt, kid: signed.kid, verdict, ...fields, durationMs: now - started, nextAttemptAt: delayMs === null ? null : new Date(now + delayMs)
+    } satisfies DeliveryAttemptEvent, (error) => this.#log.error({ err: error }, 'a webhook attempt listener failed'))
+    if (delayMs !== null) {
+      await this.#settings.queue.settle(job, { ...job, attempts: attempt, notBefore: now + delayMs })
+      this.#inHand.delete(job)
+      return
+    }
+    if (verdict === 'gone') this.#gone.add(job.url)
+    const { status, code } = fields
+    await this.#finish(job, { id: job.id, url: job.url, outcome: verdict as DeliveryOutcomeEvent['outcome'], attempts: attempt, ...(status === undefined ? {} : { status }), ...(code === undefined ? {} : { code }) })
+  }
+
+  async #finish (job: DeliveryJob, outcome: DeliveryOutcomeEvent): Promise<void> {
+    await this.#settings.queue.settle(job, null)
+    this.#inHand.delete(job)
+    if (outcome.outcome !== 'delivered') this.#log.warn({ webhookId: outcome.id, url: outcome.url, outcome: outcome.outcome, attempts: outcome.attempts, status: outcome.status, code: outcome.code }, `webhook ${outcome.outcome}`)
+    this.#report(outcome)
+  }
+
+  #report (outcome: DeliveryOutcomeEvent): void {
+    emitSafely(this.#events, 'outcome', outcome, (error) => this.#log.error({ err: error }, 'a webhook outcome listener failed'))
+  }
+
+  /**
+   * Stops taking work, lets attempts in flight finish within `closeTimeout`, cuts the rest short, and
+   * reports every webhook the queue does not keep: through `onUndelivered`, an `undelivered` outcome each,
+   * and the log.
+   */
+  async close (): Promise<void> {
+    this.#closed = true
+    this.#cancelTimer()
+    await this.#pumping
+    const finished = Promise.all(this.#running)
+    let deadline: NodeJS.Timeout | undefined
+    const timedOut = new Promise<void>((resolve) => { deadline = setTimeout(resolve, this.#settings.closeTimeoutMs).unref() })
+    await Promise.race([finished, timedOut])
+    clearTimeout(deadline)
+    this.#closing.abort()
+    await finished
+    const left = await this.#settings.queue.close([...this.#inHand])
+    if (left.length === 0) return
+    const undelivered: UndeliveredWebhook[] = left.map(({ notBefore: _notBefore, ...webhook }) => webhook)
+    for (const webhook of undelivered) {
+      this.#log.error({ webhookId: webhook.id, url: webhook.url, attempts: webhook.attempts }, 'webhook undelivered: the producer closed before it was delivered')
+      this.#report({ id: webhook.id, url: webhook.url, outcome: 'undelivered', attempts: webhook.attempts })
+    }
+    try {
+      await this.#settings.onUndelivered?.(undelivered)
+    } catch (error) {
+      this.#log.error({ err: error, count: undelivered.length }, 'delivery.onUndelivered failed; the webhooks above were not delivered')
+    }
+  }
+}
