@@ -9,7 +9,7 @@ import { RemoteKeySet, type KeySetFetchEvent, type KeySetStatus } from './key-se
 import { readConsumerOptions, type WebhookConsumerOptions } from './options.ts'
 import { sendRefusal } from './respond.ts'
 import { extractToken, verifyToken, type VerifiedToken } from './verify/verify-token.ts'
-import { DuplicateCheck } from './replay/duplicate-check.ts'
+import { DuplicateCheck, type DuplicateKeys } from './replay/duplicate-check.ts'
 
 /** What a verified request carries in `request.webhook`. */
 export interface VerifiedWebhook {
@@ -76,8 +76,8 @@ interface Verification {
   startedAt: number
   token: VerifiedToken | null
   digest: string | null
-  /** The duplicate-check key this request claimed, to release once it is answered. */
-  claimed: string | null
+  /** The duplicate-check keys this request claimed, to release once it is answered. */
+  claimed: DuplicateKeys | null
 }
 
 const kVerification = Symbol('webhook-jwt.verification')
@@ -107,7 +107,7 @@ async function webhookConsumer (fastify: FastifyInstance, options: WebhookConsum
     emitSafely(events, event, payload, (error) => log.error({ err: error, event }, 'a webhook consumer event listener failed'))
   }
 
-  const duplicates = settings.deduplicateWindowSec === null ? null : new DuplicateCheck(settings.replayStore as ConstructorParameters<typeof DuplicateCheck>[0], settings.deduplicateWindowSec)
+  const duplicates = settings.deduplicate === null ? null : new DuplicateCheck(settings.deduplicate.store, settings.deduplicate.windowSec, settings.deduplicate.processingSec)
   const keySets = new Map([...settings.issuers.values()].map((issuer) => [issuer.issuer, new RemoteKeySet(issuer, settings.jwks, settings.clock, (event) => {
     if (event.outcome === 'failed') log.warn({ issuer: event.issuer, reason: event.reason, error: event.error, stale: event.stale }, event.stale ? 'webhook key set refresh failed; verifying known kids from the last good set' : 'webhook key set fetch failed')
     notify('keySetFetch', event)
@@ -185,14 +185,14 @@ async function webhookConsumer (fastify: FastifyInstance, options: WebhookConsum
       const firstTime = await storeCall(request, async () => await settings.replayStore.remember(JSON.stringify([token.issuer.issuer, token.jti]), (token.exp + settings.clockToleranceSec) * 1000, settings.clock.now()))
       if (!firstTime) throw new WebhookVerificationError('WEBHOOK_REPLAYED')
       if (duplicates !== null) {
-        const key = DuplicateCheck.key(token.issuer.issuer, token.webhookId)
-        const status = await storeCall(request, async () => await duplicates.claim(key, settings.clock.now()))
+        const keys = DuplicateCheck.keys(token.issuer.issuer, token.webhookId)
+        const status = await storeCall(request, async () => await duplicates.claim(keys, settings.clock.now()))
         if (status === 'in-progress') throw new WebhookVerificationError('WEBHOOK_DELIVERY_IN_PROGRESS', REPLAY_RETRY_AFTER)
         if (status === 'duplicate') {
           report(request, state, { outcome: 'accepted', status: 200, issuer: token.issuer.issuer, kid: token.kid, duplicate: true })
           return await reply.code(200).send({ duplicate: true, id: token.webhookId })
         }
-        state.claimed = key
+        state.claimed = keys
       }
     } catch (error) {
       return await refuse(request, reply, state, error)
@@ -201,15 +201,22 @@ async function webhookConsumer (fastify: FastifyInstance, options: WebhookConsum
     report(request, state, { outcome: 'accepted', status: 200, issuer: token.issuer.issuer, kid: token.kid })
   }
 
-  /** onResponse, with `deduplicate`: a handled id is kept only if the answer was 2xx. */
-  async function releaseClaim (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  /**
+   * onSend, with `deduplicate`: the handler's answer decides; a handled id is kept only if it was 2xx.
+   * onSend, not onResponse: it runs even when the sender hung up while the handler worked, so the claim
+   * never outlives the handling.
+   */
+  async function releaseClaim (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
     const state = (request as RequestWithState)[kVerification] as Verification
-    if (state.claimed === null) return
+    if (state.claimed === null) return payload
+    const keys = state.claimed
+    state.claimed = null
     try {
-      await (duplicates as DuplicateCheck).release(state.claimed, reply.statusCode >= 200 && reply.statusCode < 300)
+      await (duplicates as DuplicateCheck).release(keys, reply.statusCode >= 200 && reply.statusCode < 300, settings.clock.now())
     } catch (error) {
-      request.log.error({ err: error, webhookId: request.webhook?.id }, 'webhook duplicate check could not release a failed delivery; its retry will be answered as a duplicate')
+      request.log.error({ err: error, webhookId: request.webhook?.id }, 'webhook duplicate check could not release its claim; retries of this webhook_id get 503 until its processing timeout')
     }
+    return payload
   }
 
   fastify.decorateRequest('webhook', null)
@@ -228,7 +235,7 @@ async function webhookConsumer (fastify: FastifyInstance, options: WebhookConsum
     route.onRequest = [checkToken, ...hooksOf(route.onRequest)]
     route.preParsing = [...hooksOf(route.preParsing), hashBody]
     if (!listed) route.preHandler = [verifyWebhook, ...preHandlers]
-    if (duplicates !== null) route.onResponse = [...hooksOf(route.onResponse), releaseClaim]
+    if (duplicates !== null) route.onSend = [releaseClaim, ...hooksOf(route.onSend)]
   })
 
   // Warm the caches now, so the first webhooks do not wait on a fetch and a health check made while the app
@@ -278,4 +285,4 @@ export { WebhookOptionError } from '@webhook-jwt/protocol'
 export { JWKS_DEFAULTS, DEFAULT_MAX_TOKEN_BYTES, type WebhookConsumerOptions, type IssuerOptions } from './options.ts'
 export { memoryReplayStore, ReplayStoreFullError, type ReplayStore, type MemoryReplayStoreOptions } from './replay/replay-store.ts'
 export { MIN_CACHE_AGE_MS, FIRST_FETCH_BACKOFF_MS, type KeySetFetchEvent, type KeySetStatus, type FetchReason } from './key-set/remote-key-set.ts'
-export { DEFAULT_DEDUPLICATE_WINDOW, type DuplicateStatus } from './replay/duplicate-check.ts'
+export { DEFAULT_DEDUPLICATE_WINDOW, DEFAULT_PROCESSING_TIMEOUT, type DuplicateStatus } from './replay/duplicate-check.ts'

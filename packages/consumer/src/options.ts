@@ -3,7 +3,7 @@ import {
   describeValue, isSigningAlgorithm, objectOption, parseDuration, positiveInteger, systemClock, type Clock, type Duration, type SigningAlgorithm
 } from '@webhook-jwt/protocol'
 import { memoryReplayStore, type ReplayStore } from './replay/replay-store.ts'
-import { DEFAULT_DEDUPLICATE_WINDOW } from './replay/duplicate-check.ts'
+import { DEFAULT_DEDUPLICATE_WINDOW, DEFAULT_PROCESSING_TIMEOUT, type ForgettingStore } from './replay/duplicate-check.ts'
 
 /** Defaults of the key-set cache, in seconds and bytes. */
 export const JWKS_DEFAULTS = {
@@ -53,10 +53,11 @@ export interface WebhookConsumerOptions {
   replayStore?: ReplayStore
   /**
    * Answer a repeat of a `webhook_id` already handled (2xx) with `200 { duplicate: true }` instead of calling
-   * the handler again; `window` is how long an id is remembered (default 4 days). Uses the replay store,
-   * which must then have `forget()`. Default `false`.
+   * the handler again. `window`: how long a handled id is remembered (default 4 days); `processingTimeout`:
+   * how long a delivery being handled holds its id (default 60 s); `store`: where ids are kept (default a
+   * `memoryReplayStore()` of its own; it must have `forget()`). Default `false`.
    */
-  deduplicate?: boolean | { window?: Duration }
+  deduplicate?: boolean | { window?: Duration, processingTimeout?: Duration, store?: ReplayStore }
   jwks?: {
     cacheMaxAge?: Duration
     cooldown?: Duration
@@ -96,8 +97,8 @@ export interface ConsumerSettings {
   maxTokenBytes: number
   bodyDigest: 'required' | 'optional'
   replayStore: ReplayStore
-  /** Seconds a handled `webhook_id` is remembered; `null`: no duplicate check. */
-  deduplicateWindowSec: number | null
+  /** The duplicate check on `webhook_id`; `null` when off. */
+  deduplicate: { store: ForgettingStore, windowSec: number, processingSec: number } | null
   jwks: JwksSettings
   clock: Clock
 }
@@ -160,12 +161,18 @@ export function readConsumerOptions (options: WebhookConsumerOptions): ConsumerS
     throw new WebhookOptionError('replayStore', 'must be a replay store: an object with remember(key, expiresAtMs), such as memoryReplayStore()')
   }
 
-  let deduplicateWindowSec: number | null = null
+  let deduplicate: ConsumerSettings['deduplicate'] = null
   if (raw.deduplicate !== undefined && raw.deduplicate !== false) {
-    const deduplicate = raw.deduplicate === true ? {} : objectOption(raw.deduplicate, 'deduplicate')
-    deduplicateWindowSec = parseDuration(deduplicate.window ?? DEFAULT_DEDUPLICATE_WINDOW, 'deduplicate.window')
-    if (typeof replayStore.forget !== 'function') {
-      throw new WebhookOptionError('deduplicate', 'needs a replay store with forget(key), to release a webhook_id whose handler failed; memoryReplayStore() has it')
+    const options = raw.deduplicate === true ? {} : objectOption(raw.deduplicate, 'deduplicate')
+    // Its own store by default: ids kept for days must not keep the replay check's short-lived jtis alive.
+    const store = (options.store ?? memoryReplayStore()) as Partial<ForgettingStore>
+    if (typeof store.remember !== 'function' || typeof store.forget !== 'function') {
+      throw new WebhookOptionError('deduplicate.store', 'must be a replay store with remember() and forget(key), such as memoryReplayStore()')
+    }
+    deduplicate = {
+      store: store as ForgettingStore,
+      windowSec: parseDuration(options.window ?? DEFAULT_DEDUPLICATE_WINDOW, 'deduplicate.window'),
+      processingSec: parseDuration(options.processingTimeout ?? DEFAULT_PROCESSING_TIMEOUT, 'deduplicate.processingTimeout')
     }
   }
 
@@ -199,7 +206,7 @@ export function readConsumerOptions (options: WebhookConsumerOptions): ConsumerS
     maxTokenBytes: positiveInteger(raw.maxTokenBytes, DEFAULT_MAX_TOKEN_BYTES, 'maxTokenBytes'),
     bodyDigest,
     replayStore,
-    deduplicateWindowSec,
+    deduplicate,
     jwks: jwksSettings,
     clock
   }

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream'
 import t from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { createManualClock } from '@webhook-jwt/protocol'
-import { DEFAULT_DEDUPLICATE_WINDOW, ReplayStoreFullError, memoryReplayStore, type ReplayStore } from '@webhook-jwt/consumer'
+import { DEFAULT_DEDUPLICATE_WINDOW, DEFAULT_PROCESSING_TIMEOUT, ReplayStoreFullError, memoryReplayStore, type ReplayStore } from '@webhook-jwt/consumer'
 import { buildConsumer, deliver } from './helpers/consumer-app.ts'
 import { startJwksServer } from './helpers/jwks-server.ts'
 import { BODY, testKey, tokenFor } from './helpers/token-factory.ts'
@@ -156,7 +156,7 @@ t.test('deduplicate: store failures answer 503 when claiming, and are logged whe
       inner.forget?.(entry)
     }
   }
-  const { app, logs } = await buildConsumer(t, server.url, { deduplicate: true, replayStore }, (app) => {
+  const { app, logs } = await buildConsumer(t, server.url, { deduplicate: { store: replayStore } }, (app) => {
     app.post('/failing', { config: { webhook: true } }, async (_request, reply) => await reply.code(500).send({}))
   })
   failOn = 'remember'
@@ -165,18 +165,61 @@ t.test('deduplicate: store failures answer 503 when claiming, and are logged whe
   failOn = 'forget'
   t.equal((await postTo(app, '/failing', tokenFor(key, { claims: { webhook_id: 'wh_lost' } }))).statusCode, 500)
   await new Promise((resolve) => setTimeout(resolve, 20))
-  t.ok(logs.some((line) => line.msg === 'webhook duplicate check could not release a failed delivery; its retry will be answered as a duplicate'))
+  t.ok(logs.some((line) => line.msg === 'webhook duplicate check could not release its claim; retries of this webhook_id get 503 until its processing timeout'))
 })
 
 t.test('deduplicate needs a replay store that can forget, and a valid window', async (t) => {
   const key = await testKey()
   const server = await startJwksServer(t, { keys: [key.publicJwk] })
-  await t.rejects(buildConsumer(t, server.url, { deduplicate: true, replayStore: { remember: () => true } }), { code: 'WEBHOOK_INVALID_OPTION', option: 'deduplicate', message: /forget\(key\)/ })
+  await t.rejects(buildConsumer(t, server.url, { deduplicate: { store: { remember: () => true } } }), { code: 'WEBHOOK_INVALID_OPTION', option: 'deduplicate.store', message: /forget\(key\)/ })
+  await t.rejects(buildConsumer(t, server.url, { deduplicate: { processingTimeout: -1 } }), { code: 'WEBHOOK_INVALID_OPTION', option: 'deduplicate.processingTimeout' })
   await t.rejects(buildConsumer(t, server.url, { deduplicate: { window: 'forever' } }), { code: 'WEBHOOK_INVALID_OPTION', option: 'deduplicate.window' })
   await t.rejects(buildConsumer(t, server.url, { deduplicate: 'yes' as never }), { option: 'deduplicate', message: /must be an object/ })
   t.equal(DEFAULT_DEDUPLICATE_WINDOW, 4 * 86400)
+  t.equal(DEFAULT_PROCESSING_TIMEOUT, 60)
 })
 
 async function postTo (app: FastifyInstance, url: string, token: string): Promise<LightMyRequestResponse> {
   return await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, payload: BODY })
 }
+
+t.test('deduplicate across replicas sharing a store: a repeat while the first is handled elsewhere gets 503, never an early 200', async (t) => {
+  const key = await testKey()
+  const server = await startJwksServer(t, { keys: [key.publicJwk] })
+  const store = memoryReplayStore()
+  let finish: (status: number) => void = () => {}
+  const replica = async (): Promise<FastifyInstance> => (await buildConsumer(t, server.url, { deduplicate: { store } }, (app) => {
+    app.post('/shared', { config: { webhook: true } }, async (_request, reply) => await reply.code(await new Promise<number>((resolve) => { finish = resolve })).send({}))
+  })).app
+  const [first, second] = [await replica(), await replica()]
+  const handling = postTo(first, '/shared', tokenFor(key, { claims: { webhook_id: 'wh_shared' } }))
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const repeat = await postTo(second, '/shared', tokenFor(key, { claims: { webhook_id: 'wh_shared' } }))
+  t.equal(repeat.json().code, 'WEBHOOK_DELIVERY_IN_PROGRESS', 'the other replica does not acknowledge what is not handled yet')
+  finish(500)
+  t.equal((await handling).statusCode, 500)
+  const retry = postTo(second, '/shared', tokenFor(key, { claims: { webhook_id: 'wh_shared' } }))
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  finish(200)
+  t.equal((await retry).statusCode, 200, 'the failed first handling released the id: the retry was handled')
+  t.same((await postTo(first, '/shared', tokenFor(key, { claims: { webhook_id: 'wh_shared' } }))).json(), { duplicate: true, id: 'wh_shared' })
+})
+
+t.test('deduplicate: a sender that hangs up while the handler works does not leave the id claimed', async (t) => {
+  const key = await testKey()
+  const server = await startJwksServer(t, { keys: [key.publicJwk] })
+  let handled = 0
+  const { app } = await buildConsumer(t, server.url, { deduplicate: true }, (app) => {
+    app.post('/slow', { config: { webhook: true } }, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      handled++
+      return { ok: true }
+    })
+  })
+  const url = new URL('/slow', await app.listen({ port: 0, host: '127.0.0.1' }))
+  const send = async (signal?: AbortSignal): Promise<Response> => await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${tokenFor(key, { claims: { webhook_id: 'wh_hangup' } })}` }, body: BODY, ...(signal === undefined ? {} : { signal }) })
+  await t.rejects(send(AbortSignal.timeout(50)), 'the sender gave up first')
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.equal(handled, 1, 'the handler finished')
+  t.same(await (await send()).json(), { duplicate: true, id: 'wh_hangup' }, 'its retry is acknowledged as handled, not refused as in progress')
+})

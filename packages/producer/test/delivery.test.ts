@@ -1,7 +1,8 @@
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
-import { createManualClock, type ManualClock } from '@webhook-jwt/protocol'
+import { createManualClock, systemClock, type ManualClock } from '@webhook-jwt/protocol'
+import { sendAttempt } from '../src/delivery/send-attempt.ts'
 import Fastify from 'fastify'
 import producer, { DEFAULT_RETRY_SCHEDULE, memoryDeliveryQueue, memoryKeyStore, type DeliveryAttemptEvent, type DeliveryOptions, type DeliveryOutcomeEvent, type DeliveryQueue, type UndeliveredWebhook } from '@webhook-jwt/producer'
 import { buildProducer, startupError, until } from './helpers/producer-app.ts'
@@ -243,7 +244,8 @@ t.test('delivery options are validated at registration, naming the option', asyn
     [{ concurrency: { perEndpoint: 0 } }, 'delivery.concurrency.perEndpoint', /at least 1/],
     [{ concurrency: { total: 2.5 } }, 'delivery.concurrency.total', /whole number/],
     [{ queue: {} }, 'delivery.queue', /must be a delivery queue/],
-    [{ onUndelivered: 'log' }, 'delivery.onUndelivered', /must be a function/]
+    [{ onUndelivered: 'log' }, 'delivery.onUndelivered', /must be a function/],
+    [{ pollInterval: 'often' }, 'delivery.pollInterval', /./]
   ]
   for (const [delivery, option, message] of cases) {
     t.match(await startupError({ keyStore: memoryKeyStore(), delivery }), { code: 'WEBHOOK_INVALID_OPTION', option, message }, option)
@@ -267,10 +269,11 @@ t.test('shutdown with deliveries in flight: each is delivered, or reported as un
   t.ok(Date.now() - started < 5000, 'the hanging attempt was cut after closeTimeout')
   t.equal(reported.length, 1, 'onUndelivered was called once')
   t.same(reported[0]?.map((webhook) => [webhook.id, webhook.url, webhook.attempts, webhook.body.toString()]).sort(), [
-    [inFlight.id, hanging.url, 0, '{"n":3}'],
+    [inFlight.id, hanging.url, 1, '{"n":3}'],
     [waitingRetry.id, flaky.url, 1, '{"n":2}']
   ].sort())
   t.same(sender.outcomes.map((outcome) => [outcome.id, outcome.outcome]).sort(), [[delivered.id, 'delivered'], [inFlight.id, 'undelivered'], [waitingRetry.id, 'undelivered']].sort())
+  t.match(sender.attempts.find((attempt) => attempt.id === inFlight.id), { attempt: 1, verdict: 'interrupted', error: 'closed', nextAttemptAt: null }, 'the cut attempt is reported, and counted')
   t.equal(sender.logs.filter((line) => line.msg === 'webhook undelivered: the producer closed before it was delivered').length, 2)
   await t.rejects(sender.app.webhooks.deliver(fast.url, {}), { code: 'WEBHOOK_PRODUCER_CLOSED' })
 })
@@ -311,9 +314,9 @@ t.test('a queue that fails: taking is retried after 5 s, and a job it cannot set
   const queue: DeliveryQueue = {
     description: 'flaky test queue',
     add: async (job) => await inner.add(job),
-    take: async (now, max) => {
+    take: async (now, max, accept) => {
       if (failTake-- > 0) throw new Error('queue unreachable')
-      return await inner.take(now, max)
+      return await inner.take(now, max, accept)
     },
     settle: async (job, next) => {
       if (failSettle-- > 0) throw new Error('settle lost')
@@ -333,7 +336,7 @@ t.test('a queue that fails: taking is retried after 5 s, and a job it cannot set
   t.match(sender.outcomes[0], { outcome: 'delivered' })
   failSettle = 1
   const lost = await sender.app.webhooks.deliver(receiver.url, { n: 2 })
-  await until(() => sender.logs.some((line) => line.msg === 'webhook delivery could not be settled in the queue'))
+  await until(() => sender.logs.some((line) => line.msg === 'webhook delivery attempt failed before it could be settled; the webhook will be reported as undelivered at close'))
   await sender.app.close()
   t.same(reported.map((webhook) => webhook.id), [lost.id], 'delivered, but its settlement was lost: reported, never silently dropped')
 })
@@ -350,4 +353,48 @@ t.test('a listener that throws changes nothing', async (t) => {
   t.match(sender.outcomes, [{ outcome: 'delivered', attempts: 2 }])
   t.ok(sender.logs.some((line) => line.msg === 'a webhook attempt listener failed'))
   t.ok(sender.logs.some((line) => line.msg === 'a webhook outcome listener failed'))
+})
+
+t.test('an attempt that starts after close() cut attempts short stops at once instead of running to its timeout', async (t) => {
+  const receiver = await startRawReceiver(t, () => {})
+  const closing = new AbortController()
+  closing.abort()
+  const started = Date.now()
+  const answer = await sendAttempt({ url: receiver.url, headers: {}, body: Buffer.from('{}'), timeoutMs: 60_000, clock: systemClock, closing: closing.signal })
+  t.match(answer, { kind: 'network' })
+  t.ok(Date.now() - started < 5000)
+})
+
+t.test('one slow endpoint does not hold back the others: its waiting jobs stay in the queue', async (t) => {
+  const held: Array<() => void> = []
+  const slow = await startRawReceiver(t, (response) => { held.push(() => response.writeHead(200).end()) })
+  const fast = await startRawReceiver(t)
+  const queue = memoryDeliveryQueue()
+  let taken = 0
+  const counting: DeliveryQueue = { ...queue, take: async (now, max, accept) => { const jobs = await queue.take(now, max, accept); taken += jobs.length; return jobs } }
+  const sender = await buildSender(t, { queue: counting, concurrency: { perEndpoint: 2, total: 4 } })
+  for (let i = 0; i < 50; i++) await sender.app.webhooks.deliver(slow.url, { i })
+  await sender.app.webhooks.deliver(fast.url, { fast: true })
+  await until(() => sender.outcomes.length === 1)
+  t.match(sender.outcomes[0], { url: fast.url, outcome: 'delivered' }, 'the fast endpoint got its delivery while the slow one was full')
+  t.equal(taken, 3, 'two for the slow endpoint, one for the fast one: the other 48 were never taken out of the queue')
+  while (sender.outcomes.length < 51) {
+    held.shift()?.()
+    await new Promise((resolve) => setTimeout(resolve, 2))
+  }
+  t.equal(sender.outcomes.filter((outcome) => outcome.outcome === 'delivered').length, 51)
+})
+
+t.test('an idle producer polls its queue, for jobs another replica or an expired lease made due', async (t) => {
+  const receiver = await startRawReceiver(t)
+  const queue = { ...memoryDeliveryQueue(), shared: true }
+  const sender = await buildSender(t, { queue, pollInterval: 2 })
+  await until(() => sender.clock.pending > 0)
+  // Added behind the producer's back, as another replica would.
+  await queue.add({ id: 'wh_elsewhere', url: receiver.url, audience: receiver.url, contentType: 'application/json', body: Buffer.from('{}'), attempts: 0, acceptedAt: sender.clock.now(), notBefore: sender.clock.now() })
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(receiver.requests.length, 0, 'not seen before the poll')
+  sender.clock.advance(2000)
+  await until(() => sender.outcomes.length === 1)
+  t.match(sender.outcomes[0], { id: 'wh_elsewhere', outcome: 'delivered' })
 })

@@ -5,39 +5,53 @@ export type DuplicateStatus = 'first' | 'duplicate' | 'in-progress'
 
 /** By default a delivered `webhook_id` is remembered 4 days: longer than senders' retry horizon (about 3 days). */
 export const DEFAULT_DEDUPLICATE_WINDOW = 4 * 86400
+/** By default a delivery being handled holds its `webhook_id` for at most a minute (a crashed handler's claim then lapses). */
+export const DEFAULT_PROCESSING_TIMEOUT = 60
+
+/** A replay store that can also drop a key: what the duplicate check needs. */
+export type ForgettingStore = ReplayStore & { forget(key: string): void | Promise<void> }
+
+/** The two keys of one `webhook_id`: held while it is handled, and kept once it was handled. */
+export interface DuplicateKeys {
+  processing: string
+  done: string
+}
 
 /**
- * The optional duplicate check on `webhook_id`, on the replay store. A delivery claims its id before the
- * handler runs; if the handler does not answer 2xx, the claim is released so the sender's retry is handled.
- * A retry that arrives while this process still handles the first gets `in-progress` (503, try again), so
- * it cannot be acknowledged before the first has succeeded. On another replica, the same race is answered
- * `duplicate`: handlers must still tolerate a rare concurrent repeat.
+ * The optional duplicate check on `webhook_id`, on a store with `remember` (set if absent) and `forget`.
+ * A delivery first takes the `processing` key: if another holds it, the answer is "in progress" (503, try
+ * again), never an early 200. Holding it, the delivery takes the `done` key: if that exists, the id was
+ * handled before ("duplicate"). Nobody reads `done` without holding `processing`, so taking it early is
+ * safe, and it is taken short-lived, so a crash leaves nothing for long. When the handler has answered, a
+ * 2xx keeps `done` for the window; anything else drops it, so the sender's retry is handled.
  */
 export class DuplicateCheck {
-  readonly #store: ReplayStore & { forget(key: string): void | Promise<void> }
+  readonly #store: ForgettingStore
   readonly #windowMs: number
-  readonly #handling = new Set<string>()
+  readonly #processingMs: number
 
-  constructor (store: ReplayStore & { forget(key: string): void | Promise<void> }, windowSec: number) {
+  constructor (store: ForgettingStore, windowSec: number, processingSec: number) {
     this.#store = store
     this.#windowMs = windowSec * 1000
+    this.#processingMs = processingSec * 1000
   }
 
-  static key (issuer: string, webhookId: string): string {
-    // JSON keeps the parts apart whatever they hold, and apart from the replay check's [issuer, jti] keys.
-    return JSON.stringify(['webhook_id', issuer, webhookId])
+  static keys (issuer: string, webhookId: string): DuplicateKeys {
+    // JSON keeps the parts apart whatever they hold.
+    return { processing: JSON.stringify(['webhook_id:processing', issuer, webhookId]), done: JSON.stringify(['webhook_id:done', issuer, webhookId]) }
   }
 
-  async claim (key: string, nowMs: number): Promise<DuplicateStatus> {
-    if (this.#handling.has(key)) return 'in-progress'
-    if (!await this.#store.remember(key, nowMs + this.#windowMs, nowMs)) return 'duplicate'
-    this.#handling.add(key)
-    return 'first'
+  async claim (keys: DuplicateKeys, nowMs: number): Promise<DuplicateStatus> {
+    if (!await this.#store.remember(keys.processing, nowMs + this.#processingMs, nowMs)) return 'in-progress'
+    if (await this.#store.remember(keys.done, nowMs + this.#processingMs, nowMs)) return 'first'
+    await this.#store.forget(keys.processing)
+    return 'duplicate'
   }
 
-  /** The handler answered: a 2xx keeps the claim, anything else releases it for the retry. */
-  async release (key: string, delivered: boolean): Promise<void> {
-    this.#handling.delete(key)
-    if (!delivered) await this.#store.forget(key)
+  /** The handler has answered: `delivered` (2xx) keeps the id for the window, anything else releases it. */
+  async release (keys: DuplicateKeys, delivered: boolean, nowMs: number): Promise<void> {
+    await this.#store.forget(keys.done)
+    if (delivered) await this.#store.remember(keys.done, nowMs + this.#windowMs, nowMs)
+    await this.#store.forget(keys.processing)
   }
 }

@@ -12,7 +12,7 @@ export interface ReplayStore {
    * consumer then answers 503, never accepts.
    */
   remember(key: string, expiresAtMs: number, nowMs: number): boolean | Promise<boolean>
-  /** Drops `key`. Needed by the `deduplicate` option only, to release a `webhook_id` whose handler failed. */
+  /** Drops `key`. Needed only by a store used as `deduplicate.store`, to release a `webhook_id` whose handler failed. */
   forget?(key: string): void | Promise<void>
   close?(): Promise<void>
 }

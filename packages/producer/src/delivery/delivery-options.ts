@@ -27,12 +27,17 @@ export interface DeliveryOptions {
   queue?: DeliveryQueue
   /** On `app.close()`, how long attempts in flight may finish before they are cut short. Default 10. */
   closeTimeout?: Duration
+  /** With a shared queue, how often an idle producer looks for due jobs it was not told about (other replicas', expired leases). Default 5. */
+  pollInterval?: Duration
   /**
    * Receives every webhook not delivered when the producer closed (still waiting for a retry, or cut short):
    * store them, or hand them to another sender. Default: each is logged at error level with its id and URL.
    */
   onUndelivered?: (webhooks: UndeliveredWebhook[]) => void | Promise<void>
 }
+
+/** Polling more often than this would only load the queue. */
+const MIN_POLL_INTERVAL_MS = 100
 
 export interface DeliverySettings {
   timeoutMs: number
@@ -41,6 +46,7 @@ export interface DeliverySettings {
   total: number
   queue: DeliveryQueue
   closeTimeoutMs: number
+  pollIntervalMs: number
   onUndelivered: ((webhooks: UndeliveredWebhook[]) => void | Promise<void>) | null
 }
 
@@ -75,6 +81,7 @@ export function readDeliveryOptions (value: unknown): DeliverySettings {
     total: positiveInteger(concurrency.total, 100, 'delivery.concurrency.total'),
     queue,
     closeTimeoutMs: parseDuration(raw.closeTimeout ?? 10, 'delivery.closeTimeout') * 1000,
+    pollIntervalMs: Math.max(parseDuration(raw.pollInterval ?? 5, 'delivery.pollInterval') * 1000, MIN_POLL_INTERVAL_MS),
     onUndelivered: raw.onUndelivered ?? null
   }
 }

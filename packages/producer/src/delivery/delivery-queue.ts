@@ -1,4 +1,7 @@
-/** One webhook to deliver to one endpoint, as a queue stores it between attempts. */
+/**
+ * One webhook to deliver to one endpoint, as a queue stores it between attempts. A job is identified by
+ * `id` and `url` together: one event may be delivered to several endpoints under one `webhook_id`.
+ */
 export interface DeliveryJob {
   /** The `webhook_id`: the same on every attempt. */
   id: string
@@ -27,10 +30,16 @@ export interface DeliveryJob {
 export interface DeliveryQueue {
   /** Where the jobs are kept, for logs. */
   readonly description: string
+  /** `true` when other processes add to it too (a durable, shared queue): an idle producer then polls it every `delivery.pollInterval`. */
+  readonly shared?: boolean
   /** Stores a new job. */
   add(job: DeliveryJob): Promise<void>
-  /** Up to `max` jobs due at `nowMs`, earliest first. They belong to the caller until it settles them. */
-  take(nowMs: number, max: number): Promise<DeliveryJob[]>
+  /**
+   * Up to `max` jobs due at `nowMs`, earliest first, among those `accept` takes (it is called in that order,
+   * and says no to jobs whose endpoint is busy: those stay queued, in place). They belong to the caller
+   * until it settles them.
+   */
+  take(nowMs: number, max: number, accept: (job: DeliveryJob) => boolean): Promise<DeliveryJob[]>
   /** A taken job is done with: `next` is the job rescheduled (its attempts and notBefore updated), or `null` when it is finished. */
   settle(job: DeliveryJob, next: DeliveryJob | null): Promise<void>
   /** When the earliest waiting job is due; `null` when none waits. */
@@ -56,9 +65,14 @@ export function memoryDeliveryQueue (): DeliveryQueue {
   return {
     description: 'memory (in-process)',
     async add (job) { insert(job) },
-    async take (nowMs, max) {
-      const due = waiting.findIndex((job) => job.notBefore > nowMs)
-      return waiting.splice(0, Math.min(due === -1 ? waiting.length : due, max))
+    async take (nowMs, max, accept) {
+      const taken: DeliveryJob[] = []
+      waiting = waiting.filter((job) => {
+        if (taken.length === max || job.notBefore > nowMs || !accept(job)) return true
+        taken.push(job)
+        return false
+      })
+      return taken
     },
     async settle (_job, next) {
       if (next !== null) insert(next)

@@ -27,13 +27,13 @@ export interface DeliveryAttemptEvent {
   attempt: number
   /** The key that signed this attempt. */
   kid: string
-  /** `retry`: another attempt is scheduled at `nextAttemptAt`; the others end the delivery. */
-  verdict: AttemptVerdict
+  /** `retry`: another attempt is scheduled at `nextAttemptAt`; `interrupted`: cut short by `app.close()`; the others end the delivery. */
+  verdict: AttemptVerdict | 'interrupted'
   /** The HTTP status, when there was an answer. */
   status?: number
   /** The receiver's problem code, when its error body had one. */
   code?: string
-  /** `timeout`, or the network error's code (ECONNREFUSED, ECONNRESET…), when there was no answer. */
+  /** `timeout`, `closed` (cut short by `app.close()`), or the network error's code (ECONNREFUSED, ECONNRESET…), when there was no answer. */
   error?: string
   durationMs: number
   nextAttemptAt: Date | null
@@ -85,11 +85,10 @@ export class DeliveryDispatcher {
   readonly #log: FastifyBaseLogger
   readonly #closing = new AbortController()
   readonly #gone = new Set<string>()
-  /** Jobs taken from the queue and not settled: running, or parked behind their endpoint's limit. */
+  /** Jobs taken from the queue and not settled yet. */
   readonly #inHand = new Set<DeliveryJob>()
   readonly #running = new Set<Promise<void>>()
   readonly #perEndpoint = new Map<string, number>()
-  readonly #parked = new Map<string, DeliveryJob[]>()
   #started = false
   #closed = false
   #pumping: Promise<void> | null = null
@@ -145,8 +144,8 @@ export class DeliveryDispatcher {
       return
     }
     this.#pumping = this.#pump().catch((error: unknown) => {
-      this.#log.error({ err: error, queue: this.#settings.queue.description }, 'webhook delivery queue failed; trying again in 5 s')
-      this.#arm(this.#clock.now() + 5000)
+      this.#log.error({ err: error, queue: this.#settings.queue.description }, `webhook delivery queue failed; trying again in ${this.#settings.pollIntervalMs / 1000} s`)
+      this.#arm(this.#clock.now() + this.#settings.pollIntervalMs)
     }).finally(() => {
       this.#pumping = null
       if (this.#pumpAgain) {
@@ -156,47 +155,58 @@ export class DeliveryDispatcher {
     })
   }
 
-  /** Takes due jobs while attempts may start; then sleeps until the next one is due. */
+  /**
+   * Takes due jobs while attempts may start, only for endpoints below their limit (the others stay queued,
+   * in order); then sleeps until the next job is due, or, for a shared queue, the poll interval.
+   */
   async #pump (): Promise<void> {
     while (!this.#closed) {
       const room = this.#settings.total - this.#running.size
       if (room <= 0) return
-      const jobs = await this.#settings.queue.take(this.#clock.now(), room)
+      const taking = new Map<string, number>()
+      let refused = false
+      const jobs = await this.#settings.queue.take(this.#clock.now(), room, (job) => {
+        const endpoint = originOf(job.url)
+        const busy = (this.#perEndpoint.get(endpoint) ?? 0) + (taking.get(endpoint) ?? 0)
+        if (busy >= this.#settings.perEndpoint) {
+          refused = true
+          return false
+        }
+        taking.set(endpoint, (taking.get(endpoint) ?? 0) + 1)
+        return true
+      })
       if (jobs.length === 0) {
-        const due = await this.#settings.queue.nextDueAt()
-        if (due !== null) this.#arm(due)
+        const now = this.#clock.now()
+        const due = (await this.#settings.queue.nextDueAt()) ?? Infinity
+        // Due since the take: take again. Due but refused (its endpoint is busy): the attempt that frees the
+        // endpoint wakes us, so only the poll is armed; a wake-up for it would spin.
+        if (due <= now && !refused) continue
+        // A shared queue also gets jobs from other replicas, and expired leases, without telling this one.
+        const at = Math.min(due > now ? due : Infinity, this.#settings.queue.shared === true ? now + this.#settings.pollIntervalMs : Infinity)
+        if (at !== Infinity) this.#arm(at)
         return
       }
-      for (const job of jobs) {
-        this.#inHand.add(job)
-        this.#startOrPark(job)
-      }
+      for (const job of jobs) this.#start(job)
     }
   }
 
   #arm (atMs: number): void {
     this.#cancelTimer()
-    this.#cancelTimer = callAt(this.#clock, atMs, () => this.#wake())
+    if (!this.#closed) this.#cancelTimer = callAt(this.#clock, atMs, () => this.#wake())
   }
 
-  #startOrPark (job: DeliveryJob): void {
+  #start (job: DeliveryJob): void {
+    this.#inHand.add(job)
     const endpoint = originOf(job.url)
-    const busy = this.#perEndpoint.get(endpoint) ?? 0
-    if (busy >= this.#settings.perEndpoint) {
-      this.#parked.set(endpoint, [...(this.#parked.get(endpoint) ?? []), job])
-      return
-    }
-    this.#perEndpoint.set(endpoint, busy + 1)
+    this.#perEndpoint.set(endpoint, (this.#perEndpoint.get(endpoint) ?? 0) + 1)
     const running: Promise<void> = this.#attempt(job).catch((error: unknown) => {
-      // The queue could not settle the job: it stays in hand, and is reported at close if still there.
-      this.#log.error({ err: error, webhookId: job.id, url: job.url }, 'webhook delivery could not be settled in the queue')
+      // Signing or the queue failed: the job stays in hand, and is reported at close as undelivered.
+      this.#log.error({ err: error, webhookId: job.id, url: job.url }, 'webhook delivery attempt failed before it could be settled; the webhook will be reported as undelivered at close')
     }).finally(() => {
       this.#running.delete(running)
-      this.#perEndpoint.set(endpoint, (this.#perEndpoint.get(endpoint) as number) - 1)
-      const waiting = this.#parked.get(endpoint)
-      const next = waiting?.shift()
-      if (waiting?.length === 0) this.#parked.delete(endpoint)
-      if (next !== undefined && !this.#closed) this.#startOrPark(next)
+      const busy = (this.#perEndpoint.get(endpoint) as number) - 1
+      if (busy === 0) this.#perEndpoint.delete(endpoint)
+      else this.#perEndpoint.set(endpoint, busy)
       this.#wake()
     })
     this.#running.add(running)
@@ -211,16 +221,20 @@ export class DeliveryDispatcher {
     const started = this.#clock.now()
     const signed = await this.#sign(job)
     const answer = await sendAttempt({ url: job.url, headers: signed.headers, body: job.body, timeoutMs: this.#settings.timeoutMs, clock: this.#clock, closing: this.#closing.signal })
-    // Cut short by close(): the job stays in hand and is reported as undelivered.
-    if (this.#closing.signal.aborted && answer.kind !== 'response') return
     const now = this.#clock.now()
+    if (this.#closing.signal.aborted && answer.kind !== 'response') {
+      // Cut short by close(): counted, reported as an attempt, and the job is reported as undelivered.
+      this.#inHand.delete(job)
+      const cut = { ...job, attempts: attempt }
+      this.#inHand.add(cut)
+      this.#emitAttempt({ id: job.id, url: job.url, attempt, kid: signed.kid, verdict: 'interrupted', error: 'closed', durationMs: now - started, nextAttemptAt: null })
+      return
+    }
     const classified = classifyAnswer(answer)
     const delayMs = classified === 'retry' ? retryDelayMs(this.#settings.retry, attempt, answer, Math.random) : null
     const verdict = classified === 'retry' && delayMs === null ? 'failed' : classified
     const fields = answerFields(answer)
-    emitSafely(this.#events, 'attempt', {
-      id: job.id, url: job.url, attempt, kid: signed.kid, verdict, ...fields, durationMs: now - started, nextAttemptAt: delayMs === null ? null : new Date(now + delayMs)
-    } satisfies DeliveryAttemptEvent, (error) => this.#log.error({ err: error }, 'a webhook attempt listener failed'))
+    this.#emitAttempt({ id: job.id, url: job.url, attempt, kid: signed.kid, verdict, ...fields, durationMs: now - started, nextAttemptAt: delayMs === null ? null : new Date(now + delayMs) })
     if (delayMs !== null) {
       await this.#settings.queue.settle(job, { ...job, attempts: attempt, notBefore: now + delayMs })
       this.#inHand.delete(job)
@@ -236,6 +250,10 @@ export class DeliveryDispatcher {
     this.#inHand.delete(job)
     if (outcome.outcome !== 'delivered') this.#log.warn({ webhookId: outcome.id, url: outcome.url, outcome: outcome.outcome, attempts: outcome.attempts, status: outcome.status, code: outcome.code }, `webhook ${outcome.outcome}`)
     this.#report(outcome)
+  }
+
+  #emitAttempt (event: DeliveryAttemptEvent): void {
+    emitSafely(this.#events, 'attempt', event, (error) => this.#log.error({ err: error }, 'a webhook attempt listener failed'))
   }
 
   #report (outcome: DeliveryOutcomeEvent): void {

@@ -54,6 +54,8 @@ export async function sendAttempt (request: AttemptRequest): Promise<AttemptAnsw
   }, request.timeoutMs)
   const onClosing = (): void => controller.abort()
   request.closing.addEventListener('abort', onClosing)
+  // Closed while this attempt was being signed: it must not run on until its own timeout.
+  if (request.closing.aborted) onClosing()
   const answer = fetch(request.url, { method: 'POST', headers: { 'user-agent': '@webhook-jwt/producer', ...request.headers }, body: request.body, redirect: 'manual', signal: controller.signal })
     .then(async (response): Promise<AttemptAnswer> => {
       const code = response.status >= 200 && response.status < 300 ? await discard(response) : await problemCode(response)
