@@ -178,11 +178,11 @@ export class DeliveryDispatcher {
       if (jobs.length === 0) {
         const now = this.#clock.now()
         const due = (await this.#settings.queue.nextDueAt()) ?? Infinity
-        // Due since the take: take again. Due but refused (its endpoint is busy): the attempt that frees the
-        // endpoint wakes us, so only the poll is armed; a wake-up for it would spin.
-        if (due <= now && !refused) continue
+        // A job due but refused (its endpoint is busy) needs no timer: the attempt that frees the endpoint
+        // wakes us, and a timer for it would spin. One due since the take gets a timer that fires at once.
+        const wake = due > now || !refused ? due : Infinity
         // A shared queue also gets jobs from other replicas, and expired leases, without telling this one.
-        const at = Math.min(due > now ? due : Infinity, this.#settings.queue.shared === true ? now + this.#settings.pollIntervalMs : Infinity)
+        const at = Math.min(wake, this.#settings.queue.shared === true ? now + this.#settings.pollIntervalMs : Infinity)
         if (at !== Infinity) this.#arm(at)
         return
       }
