@@ -398,3 +398,25 @@ t.test('an idle producer polls its queue, for jobs another replica or an expired
   await until(() => sender.outcomes.length === 1)
   t.match(sender.outcomes[0], { id: 'wh_elsewhere', outcome: 'delivered' })
 })
+
+t.test('close() is bounded even when the queue hangs: what is in hand is reported', async (t) => {
+  const receiver = await startRawReceiver(t)
+  const inner = memoryDeliveryQueue()
+  let hang = false
+  const queue: DeliveryQueue = {
+    ...inner,
+    settle: async (job, next) => {
+      if (hang) await new Promise(() => {})
+      await inner.settle(job, next)
+    }
+  }
+  const reported: UndeliveredWebhook[] = []
+  const sender = await buildSender(t, { queue, closeTimeout: 0.1, onUndelivered: (webhooks) => { reported.push(...webhooks) } })
+  hang = true
+  const { id } = await sender.app.webhooks.deliver(receiver.url, {})
+  await until(() => sender.attempts.length === 1)
+  const started = Date.now()
+  await sender.app.close()
+  t.ok(Date.now() - started < 3000, 'closed after the bounded waits')
+  t.same(reported.map((webhook) => webhook.id), [id], 'delivered, but never settled: reported rather than dropped')
+})

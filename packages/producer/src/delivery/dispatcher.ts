@@ -268,14 +268,17 @@ export class DeliveryDispatcher {
   async close (): Promise<void> {
     this.#closed = true
     this.#cancelTimer()
-    await this.#pumping
-    const finished = Promise.all(this.#running)
-    let deadline: NodeJS.Timeout | undefined
-    const timedOut = new Promise<void>((resolve) => { deadline = setTimeout(resolve, this.#settings.closeTimeoutMs).unref() })
-    await Promise.race([finished, timedOut])
-    clearTimeout(deadline)
+    // Every wait is bounded: a queue that hangs (a store offline) must not keep the app from closing. What is
+    // still in hand after the waits is reported as undelivered.
+    const within = async (work: Promise<unknown>): Promise<void> => {
+      let deadline: NodeJS.Timeout | undefined
+      await Promise.race([work, new Promise<void>((resolve) => { deadline = setTimeout(resolve, this.#settings.closeTimeoutMs).unref() })])
+      clearTimeout(deadline)
+    }
+    await within(Promise.resolve(this.#pumping))
+    await within(Promise.all(this.#running))
     this.#closing.abort()
-    await finished
+    await within(Promise.all(this.#running))
     const left = await this.#settings.queue.close([...this.#inHand])
     if (left.length === 0) return
     const undelivered: UndeliveredWebhook[] = left.map(({ notBefore: _notBefore, ...webhook }) => webhook)
