@@ -420,3 +420,12 @@ t.test('close() is bounded even when the queue hangs: what is in hand is reporte
   t.ok(Date.now() - started < 3000, 'closed after the bounded waits')
   t.same(reported.map((webhook) => webhook.id), [id], 'delivered, but never settled: reported rather than dropped')
 })
+
+t.test('with an empty schedule there are no retries: a refused connection fails the delivery at once, with no status', async (t) => {
+  const sender = await buildSender(t, { retry: { schedule: [] } })
+  const url = await closedPortUrl()
+  const { id } = await sender.app.webhooks.deliver(url, {})
+  await until(() => sender.outcomes.length === 1)
+  t.match(sender.attempts, [{ attempt: 1, verdict: 'failed', error: 'ECONNREFUSED', nextAttemptAt: null }])
+  t.same(sender.outcomes, [{ id, url, outcome: 'failed', attempts: 1 }])
+})
