@@ -123,6 +123,8 @@ t.test('every catalogue input is refused with its code', async (t) => {
     ['#27 iss missing', tokenFor(key, { claims: { iss: undefined } }), 'WEBHOOK_CLAIMS_INVALID'],
     ['#27 typ JWT', tokenFor(key, { header: { typ: 'JWT' } }), 'WEBHOOK_TOKEN_TYPE_INVALID'],
     ['#27 typ in another case', tokenFor(key, { header: { typ: 'WEBHOOK+JWT' } }), 'WEBHOOK_TOKEN_TYPE_INVALID'],
+    ['#27 typ of another media type', tokenFor(key, { header: { typ: 'application/jwt' } }), 'WEBHOOK_TOKEN_TYPE_INVALID'],
+    ['#27 typ with another prefix', tokenFor(key, { header: { typ: 'text/webhook+jwt' } }), 'WEBHOOK_TOKEN_TYPE_INVALID'],
     ['#27 typ missing', tokenFor(key, { header: { typ: undefined } }), 'WEBHOOK_TOKEN_TYPE_INVALID'],
     ['lifetime longer than maxTokenAge', tokenFor(key, { claims: { exp: Math.floor(Date.now() / 1000) + 301 } }), 'WEBHOOK_TOKEN_LIFETIME_TOO_LONG'],
     ['exp before iat', tokenFor(key, { claims: { exp: Math.floor(Date.now() / 1000) - 10 } }), 'WEBHOOK_CLAIMS_INVALID'],

@@ -29,3 +29,11 @@ t.test('config.webhook opts a route in without listing the preHandler', async (t
   const open = await app.inject({ method: 'POST', url: '/open', headers: { 'content-type': 'application/json' }, payload: BODY })
   t.same(open.json(), { webhook: null }, 'other routes are untouched')
 })
+
+t.test('typ application/webhook+jwt is the same type (RFC 7515 §4.1.9) and is accepted', async (t) => {
+  const key = await testKey()
+  const server = await startJwksServer(t, { keys: [key.publicJwk] })
+  const { app } = await buildConsumer(t, server.url)
+  const response = await deliver(app, tokenFor(key, { header: { typ: 'application/webhook+jwt' } }))
+  t.equal(response.statusCode, 200, response.body)
+})

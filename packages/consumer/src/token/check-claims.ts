@@ -32,7 +32,8 @@ function isTime (value: unknown): value is number {
  * a `webhook_id`, and a well-formed `body_sha256`. `jku`, `x5u`, `jwk` and `x5c` are never looked at.
  */
 export function checkClaims (header: Record<string, unknown>, claims: Record<string, unknown>, settings: ConsumerSettings, nowSec: number): CheckedClaims {
-  if (header.typ !== TOKEN_TYPE) reject('WEBHOOK_TOKEN_TYPE_INVALID')
+  // RFC 7515 §4.1.9: a typ without '/' means the same with 'application/' in front, so both spellings are ours.
+  if (header.typ !== TOKEN_TYPE && header.typ !== `application/${TOKEN_TYPE}`) reject('WEBHOOK_TOKEN_TYPE_INVALID')
   // No extension is understood, so any `crit` must be refused (RFC 7515 §4.1.11); b64 only means anything with crit.
   if (header.crit !== undefined || header.b64 !== undefined) reject('WEBHOOK_TOKEN_MALFORMED')
   const alg = header.alg as SigningAlgorithm
