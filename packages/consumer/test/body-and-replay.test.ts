@@ -149,6 +149,7 @@ t.test('deduplicate: store failures answer 503 when claiming, and are logged whe
   const replayStore: ReplayStore = {
     remember: (entry, expiresAt, now) => {
       if (failOn === 'remember' && entry.includes('webhook_id')) throw new Error('store down')
+      if (failOn === 'remember done' && entry.includes('webhook_id:done')) throw new Error('store down')
       return inner.remember(entry, expiresAt, now)
     },
     forget: (entry) => {
@@ -162,6 +163,10 @@ t.test('deduplicate: store failures answer 503 when claiming, and are logged whe
   failOn = 'remember'
   const claim = await postTo(app, '/failing', tokenFor(key))
   t.equal(claim.json().code, 'WEBHOOK_REPLAY_STORE_UNAVAILABLE')
+  failOn = 'remember done'
+  t.equal((await postTo(app, '/failing', tokenFor(key, { claims: { webhook_id: 'wh_half' } }))).json().code, 'WEBHOOK_REPLAY_STORE_UNAVAILABLE', 'the done key failed after the processing key was taken')
+  failOn = ''
+  t.equal((await postTo(app, '/failing', tokenFor(key, { claims: { webhook_id: 'wh_half' } }))).statusCode, 500, 'that id was not left in progress: the retry reached the handler')
   failOn = 'forget'
   t.equal((await postTo(app, '/failing', tokenFor(key, { claims: { webhook_id: 'wh_lost' } }))).statusCode, 500)
   await new Promise((resolve) => setTimeout(resolve, 20))

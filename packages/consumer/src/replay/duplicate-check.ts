@@ -43,15 +43,26 @@ export class DuplicateCheck {
 
   async claim (keys: DuplicateKeys, nowMs: number): Promise<DuplicateStatus> {
     if (!await this.#store.remember(keys.processing, nowMs + this.#processingMs, nowMs)) return 'in-progress'
-    if (await this.#store.remember(keys.done, nowMs + this.#processingMs, nowMs)) return 'first'
-    await this.#store.forget(keys.processing)
-    return 'duplicate'
+    let first: boolean
+    try {
+      first = await this.#store.remember(keys.done, nowMs + this.#processingMs, nowMs)
+    } catch (error) {
+      // Not left holding the id: the sender's retry must find it free.
+      await this.#store.forget(keys.processing)
+      throw error
+    }
+    if (!first) await this.#store.forget(keys.processing)
+    return first ? 'first' : 'duplicate'
   }
 
   /** The handler has answered: `delivered` (2xx) keeps the id for the window, anything else releases it. */
   async release (keys: DuplicateKeys, delivered: boolean, nowMs: number): Promise<void> {
-    await this.#store.forget(keys.done)
-    if (delivered) await this.#store.remember(keys.done, nowMs + this.#windowMs, nowMs)
-    await this.#store.forget(keys.processing)
+    try {
+      await this.#store.forget(keys.done)
+      if (delivered) await this.#store.remember(keys.done, nowMs + this.#windowMs, nowMs)
+    } finally {
+      // Whatever happened to `done`, the id must not stay "in progress".
+      await this.#store.forget(keys.processing)
+    }
   }
 }
