@@ -1,18 +1,11 @@
 import t from 'tap'
 import { memoryKeyStore, type DeliveryAttemptEvent, type DeliveryOutcomeEvent } from '@webhook-jwt/producer'
 import { startReceiver, startSender, AUDIENCE, type Sender } from './support/webhook-pair.ts'
+import { until } from '../packages/producer/test/helpers/producer-app.ts'
 
 // app.webhooks.deliver() against a real @webhook-jwt/consumer on loopback, with the real clock and short,
 // configured retry waits (the default schedule is tested on an injected clock in the producer's tests).
 const WINDOWS = { tokenTtl: 2, clockSkew: 0.5, jwks: { maxAge: 1 } }
-
-async function until (condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
 
 function record (sender: Sender): { attempts: DeliveryAttemptEvent[], outcomes: DeliveryOutcomeEvent[] } {
   const attempts: DeliveryAttemptEvent[] = []

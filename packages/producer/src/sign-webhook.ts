@@ -26,7 +26,7 @@ export interface SignedWebhook {
   kid: string
 }
 
-export function serialiseBody (event: unknown): Buffer {
+function serialiseBody (event: unknown): Buffer {
   if (event instanceof Uint8Array) return Buffer.from(event)
   const json = JSON.stringify(event)
   if (json === undefined) throw new TypeError('the webhook event must be JSON-serialisable or a Uint8Array of the exact body bytes')
@@ -38,21 +38,33 @@ export function requireText (value: unknown, name: string): string {
   return value
 }
 
+/** A delivery ready to sign: its options checked and defaulted, its body serialised once. */
+export interface DeliveryInput {
+  audience: string
+  id: string
+  contentType: string
+  body: Buffer
+}
+
+/** Checks the options of `sign`, `reply.webhook` and `deliver`, fills in their defaults, and serialises the event. */
+export function readDeliveryInput (event: unknown, options: SignOptions): DeliveryInput {
+  const audience = requireText(options?.audience, 'audience')
+  const id = options.id === undefined ? newWebhookId() : requireText(options.id, 'id')
+  const contentType = options.contentType === undefined ? 'application/json' : requireText(options.contentType, 'contentType')
+  return { audience, id, contentType, body: serialiseBody(event) }
+}
+
 /**
  * Signs one delivery with the active key. A key revoked while the signature was being computed is caught
  * afterwards and the delivery is signed again with its replacement, so no returned token names a key that
  * is not published.
  */
 export async function signWebhook (keys: SigningKeys, settings: ProducerSettings, event: unknown, options: SignOptions): Promise<SignedWebhook> {
-  const audience = requireText(options?.audience, 'audience')
-  const id = options.id === undefined ? newWebhookId() : requireText(options.id, 'id')
-  const contentType = options.contentType === undefined ? 'application/json' : requireText(options.contentType, 'contentType')
-  const body = serialiseBody(event)
-  return await signBody(keys, settings, { audience, id, contentType, body })
+  return await signBody(keys, settings, readDeliveryInput(event, options))
 }
 
 /** Signs `input.body` as it is, with the active key (see signWebhook). */
-export async function signBody (keys: SigningKeys, settings: ProducerSettings, input: { audience: string, id: string, contentType: string, body: Buffer }): Promise<SignedWebhook> {
+export async function signBody (keys: SigningKeys, settings: ProducerSettings, input: DeliveryInput): Promise<SignedWebhook> {
   const key = keys.active
   const token = await signWebhookToken({
     privateKey: key.privateKey as NonNullable<typeof key.privateKey>,

@@ -1,8 +1,8 @@
 import type { EventEmitter } from 'node:events'
 import type { FastifyBaseLogger } from 'fastify'
-import { callAt, emitSafely, newWebhookId, type Clock } from '@webhook-jwt/protocol'
+import { callAt, emitSafely, type Clock } from '@webhook-jwt/protocol'
 import { EndpointGoneError, ProducerClosedError } from '../errors.ts'
-import { requireText, serialiseBody, type SignedWebhook } from '../sign-webhook.ts'
+import { readDeliveryInput, requireText, type DeliveryInput, type SignedWebhook } from '../sign-webhook.ts'
 import { classifyAnswer, type AttemptAnswer, type AttemptVerdict } from './classify-answer.ts'
 import type { DeliverySettings, UndeliveredWebhook } from './delivery-options.ts'
 import type { DeliveryJob } from './delivery-queue.ts'
@@ -51,18 +51,19 @@ export interface DeliveryOutcomeEvent {
   code?: string
 }
 
-type Signer = (input: { audience: string, id: string, contentType: string, body: Buffer }) => Promise<SignedWebhook>
+type Signer = (input: DeliveryInput) => Promise<SignedWebhook>
 
 const originOf = (url: string): string => new URL(url).origin
 
 function readUrl (value: unknown): string {
+  const refused = (): TypeError => new TypeError(`"url" must be an absolute http: or https: URL (got ${JSON.stringify(value)})`)
   let url: URL
   try {
     url = new URL(requireText(value, 'url'))
   } catch {
-    throw new TypeError(`"url" must be an absolute http: or https: URL (got ${JSON.stringify(value)})`)
+    throw refused()
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`"url" must be an absolute http: or https: URL (got ${JSON.stringify(value)})`)
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw refused()
   return url.href
 }
 
@@ -109,11 +110,8 @@ export class DeliveryDispatcher {
     if (this.#gone.has(target)) throw new EndpointGoneError(target)
     const now = this.#clock.now()
     const job: DeliveryJob = {
-      id: options.id === undefined ? newWebhookId() : requireText(options.id, 'id'),
+      ...readDeliveryInput(event, { ...options, audience: options.audience === undefined ? target : options.audience }),
       url: target,
-      audience: options.audience === undefined ? target : requireText(options.audience, 'audience'),
-      contentType: options.contentType === undefined ? 'application/json' : requireText(options.contentType, 'contentType'),
-      body: serialiseBody(event),
       attempts: 0,
       acceptedAt: now,
       notBefore: now
