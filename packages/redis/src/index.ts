@@ -1,0 +1,2 @@
+// @webhook-jwt/redis: run producers and consumers as several replicas on one Redis.
+export { DEFAULT_COMMAND_TIMEOUT_MS, type RedisConnection } from './connection.ts'
