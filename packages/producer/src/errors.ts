@@ -15,6 +15,15 @@ export const KeyStoreInsecureError = createError<[string, string]>('WEBHOOK_KEY_
 /** Someone else changed the key set since it was read; the producer re-reads it and tries again. */
 export const KeyStoreConflictError = createError<[string]>('WEBHOOK_KEY_STORE_CONFLICT', 'The key store %s was changed by someone else since it was read', 409)
 
+/** Another replica holds the step lease of a shared key store for longer than a step takes; the step is tried again. */
+export const KeyStoreBusyError = createError<[string]>('WEBHOOK_KEY_STORE_BUSY', 'Another producer replica is applying a key step in %s; try again shortly', 409)
+
+/** The step lease lapsed before the step was stored (this replica paused or lost Redis); another replica may have taken over. */
+export const KeyStoreFencedError = createError<[string]>('WEBHOOK_KEY_STORE_FENCED', 'The key store %s refused a step planned under a lease that is no longer current', 409)
+
+/** A replica could not confirm its keys against a shared store for longer than its maxStaleness: it stops signing and serving them. */
+export const KeySetStaleError = createError<[string, string]>('WEBHOOK_KEY_SET_STALE', 'The signing keys could not be confirmed against the key store %s for %s; signing and the JWKS are paused until it answers', 503)
+
 /** A private key is encrypted at rest and cannot be decrypted with what was configured. */
 export const KeyDecryptionError = createError<[string, string]>('WEBHOOK_KEY_DECRYPTION_FAILED', 'The private key %s cannot be decrypted: %s', 500)
 

@@ -42,9 +42,9 @@ export interface WebhookProducerOptions {
   rotation?: {
     /** How long each key signs; a rotation starts `publishLead` before that. `false` turns scheduled rotation off. Default 30 days. */
     every?: Duration | false
-    /** How long a new key is published before it signs. At least `jwks.maxAge + clockSkew`, which is the default. */
+    /** How long a new key is published before it signs. At least `jwks.maxAge + clockSkew` (+ a shared store's `maxStaleness`), which is the default. */
     publishLead?: Duration
-    /** How long an old key stays published after it stops signing. At least `tokenTtl + clockSkew`, which is the default. */
+    /** How long an old key stays published after it stops signing. At least `tokenTtl + clockSkew` (+ a shared store's `maxStaleness`), which is the default. */
     retireAfter?: Duration
   }
   /** Sending with retries: `app.webhooks.deliver()`. */
@@ -81,7 +81,9 @@ export const MAX_RSA_MODULUS_BITS = 8192
 function isKeyStore (value: unknown): value is KeyStore {
   const store = value as Partial<KeyStore> | null
   return typeof store === 'object' && store !== null && typeof store.read === 'function' && typeof store.write === 'function' &&
-    typeof store.description === 'string' && (store.close === undefined || typeof store.close === 'function')
+    typeof store.description === 'string' && (store.close === undefined || typeof store.close === 'function') &&
+    (store.lease === undefined || typeof store.lease === 'function') && (store.watch === undefined || typeof store.watch === 'function') &&
+    (store.maxStaleness === undefined || (typeof store.maxStaleness === 'number' && store.maxStaleness > 0 && Number.isFinite(store.maxStaleness)))
 }
 
 function isClock (value: unknown): value is Clock {
@@ -116,10 +118,13 @@ export function readProducerOptions (options: WebhookProducerOptions): ProducerS
   } else if (isKeyStore(raw.keyStore)) {
     keyStore = raw.keyStore
   } else {
-    throw new WebhookOptionError('keyStore', 'must be a key store: an object with description, read(), write() and optionally close(), such as memoryKeyStore() or fileKeyStore({ path })')
+    throw new WebhookOptionError('keyStore', 'must be a key store: an object with description, read(), write() and optionally close(), lease(), watch() and a positive maxStaleness, such as memoryKeyStore() or fileKeyStore({ path })')
   }
 
   const keyEncryptionKey = raw.keyEncryptionKey === undefined ? null : readKeyEncryptionKey(raw.keyEncryptionKey, 'keyEncryptionKey')
+  if (keyEncryptionKey === null && keyStore.requiresEncryption === true) {
+    throw new WebhookOptionError('keyEncryptionKey', `is required with the key store ${keyStore.description}: private keys kept there are encrypted at rest, and every replica needs the same key-encryption key (32 random bytes, for example crypto.randomBytes(32).toString('base64url'))`)
+  }
 
   const tokenTtl = parseDuration(raw.tokenTtl ?? DEFAULT_TOKEN_TTL, 'tokenTtl', 'integer')
   if (tokenTtl < 1) throw new WebhookOptionError('tokenTtl', 'must be at least 1 second')
@@ -138,15 +143,18 @@ export function readProducerOptions (options: WebhookProducerOptions): ProducerS
   const jwksMaxAge = parseDuration(jwks.maxAge ?? DEFAULT_JWKS_MAX_AGE, 'jwks.maxAge', 'integer')
 
   const rotation = objectOption(raw.rotation, 'rotation')
-  const minPublishLead = jwksMaxAge + clockSkew
-  const minRetireAfter = tokenTtl + clockSkew
+  // A shared store's replicas may sign and serve what they last read for up to maxStaleness: both waits grow by it.
+  const staleness = keyStore.maxStaleness ?? 0
+  const minPublishLead = jwksMaxAge + clockSkew + staleness
+  const minRetireAfter = tokenTtl + clockSkew + staleness
+  const withStaleness = staleness === 0 ? '' : ` + the key store's maxStaleness (${formatDuration(staleness)})`
   const publishLead = parseDuration(rotation.publishLead ?? minPublishLead, 'rotation.publishLead')
   const retireAfter = parseDuration(rotation.retireAfter ?? minRetireAfter, 'rotation.retireAfter')
   if (publishLead < minPublishLead) {
-    throw new WebhookOptionError('rotation.publishLead', `must be at least jwks.maxAge + clockSkew (${formatDuration(minPublishLead)}): receivers may cache the key set for jwks.maxAge, so a key that signs sooner after it is published can reach receivers that do not have it yet (got ${formatDuration(publishLead)})`, 'WEBHOOK_UNSAFE_ROTATION')
+    throw new WebhookOptionError('rotation.publishLead', `must be at least jwks.maxAge + clockSkew${withStaleness} (${formatDuration(minPublishLead)}): receivers may cache the key set for jwks.maxAge, so a key that signs sooner after it is published can reach receivers that do not have it yet (got ${formatDuration(publishLead)})`, 'WEBHOOK_UNSAFE_ROTATION')
   }
   if (retireAfter < minRetireAfter) {
-    throw new WebhookOptionError('rotation.retireAfter', `must be at least tokenTtl + clockSkew (${formatDuration(minRetireAfter)}): an old key must stay published until the last token it signed has expired on every receiver's clock (got ${formatDuration(retireAfter)})`, 'WEBHOOK_UNSAFE_ROTATION')
+    throw new WebhookOptionError('rotation.retireAfter', `must be at least tokenTtl + clockSkew${withStaleness} (${formatDuration(minRetireAfter)}): an old key must stay published until the last token it signed has expired on every receiver's clock (got ${formatDuration(retireAfter)})`, 'WEBHOOK_UNSAFE_ROTATION')
   }
   let rotationEvery: number | null
   if (rotation.every === false) {

@@ -1,9 +1,10 @@
 import type { EventEmitter } from 'node:events'
+import { setTimeout as delay } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
-import { callAt, emitSafely } from '@webhook-jwt/protocol'
-import { NoActiveKeyError, ProducerClosedError } from './errors.ts'
+import { callAt, emitSafely, formatDuration } from '@webhook-jwt/protocol'
+import { KeySetStaleError, KeyStoreBusyError, NoActiveKeyError, ProducerClosedError } from './errors.ts'
 import { buildJwksDocument, type JwksDocument } from './jwks/jwks-document.ts'
-import type { KeyState, TransitionReason } from './key-store/key-store.ts'
+import type { KeyState, KeyStoreLease, StoredKeySet, TransitionReason } from './key-store/key-store.ts'
 import { generateSigningKey } from './keys/generate-key.ts'
 import { newKeyEntry, readKeySet, sealPlainKeys, writeKeySet, type KeyEntry } from './keys/key-entry.ts'
 import {
@@ -61,6 +62,18 @@ export interface ProducerHealth {
 /** A failed scheduled step is tried again after this long; it is never skipped. */
 export const STEP_RETRY_MS = 5000
 const CONFLICT_ATTEMPTS = 3
+/** While another replica holds a shared store's step lease, it is asked for again after 50, 100, … 1600 ms. */
+const LEASE_BACKOFF_MS = [50, 100, 200, 400, 800, 1600]
+
+function isConflict (error: unknown): boolean {
+  const code = (error as { code?: string }).code
+  return code === 'WEBHOOK_KEY_STORE_CONFLICT' || code === 'WEBHOOK_KEY_STORE_FENCED'
+}
+
+/** Waits `ms`, or less once `signal` aborts. The timer is awaited by a step in progress, so it is not unref()ed. */
+async function pause (ms: number, signal: AbortSignal): Promise<void> {
+  await delay(ms, undefined, { signal }).catch(() => {})
+}
 
 interface RotationWaiter {
   previousKid: string
@@ -93,6 +106,16 @@ export class SigningKeys {
   readonly #events: EventEmitter
   #keys: KeyEntry[] = []
   #revision: number | null = null
+  // The revision the next write replaces: the one held, or null when the store was found emptied (a Redis
+  // that lost its data), so that the next write puts the held keys back.
+  #expectedRevision: number | null = null
+  // When the last read of the store that succeeded began: a shared store's keys older than maxStaleness are
+  // neither signed with nor served.
+  #confirmedAt = -Infinity
+  #refreshing = false
+  #cancelRefresh: (() => void) | null = null
+  #unwatch: (() => void) | null = null
+  #readError: Error | null = null
   #jwks: JwksDocument = buildJwksDocument([])
   // While a step that hands signing to an already-published key is being stored, that key signs: the
   // handover time is the planned one, so the waits counted from it hold however slow the store is.
@@ -103,6 +126,7 @@ export class SigningKeys {
   #stepError: Error | null = null
   #started = false
   #closed = false
+  readonly #closing = new AbortController()
 
   constructor (settings: ProducerSettings, log: FastifyBaseLogger, events: EventEmitter) {
     this.#settings = settings
@@ -110,15 +134,37 @@ export class SigningKeys {
     this.#events = events
   }
 
-  /** The published key set, as served. */
+  /** The published key set, as served; throws `WEBHOOK_KEY_SET_STALE` when it could not be confirmed for too long. */
   get jwks (): JwksDocument {
+    this.#assertFresh()
     return this.#jwks
   }
 
   /** The key that signs now. */
   get active (): KeyEntry {
     if (this.#closed) throw new NoActiveKeyError()
+    this.#assertFresh()
     return this.#handover ?? this.#activeKey
+  }
+
+  /** Seconds the served keys may go unconfirmed: a shared store's `maxStaleness`, or `null` for a store only this process writes. */
+  get #maxStalenessMs (): number | null {
+    const { maxStaleness } = this.#settings.keyStore
+    return maxStaleness === undefined ? null : maxStaleness * 1000
+  }
+
+  #staleFor (): number | null {
+    const limit = this.#maxStalenessMs
+    if (limit === null) return null
+    const age = this.#settings.clock.now() - this.#confirmedAt
+    return age > limit ? age : null
+  }
+
+  // Another replica may have switched or retired keys since the last read this one could make: past
+  // maxStaleness (which the rotation waits include), signing or serving what it holds could break the overlap.
+  #assertFresh (): void {
+    const staleFor = this.#staleFor()
+    if (staleFor !== null) throw new KeySetStaleError(this.#settings.keyStore.description, formatDuration(Math.round(staleFor / 1000)))
   }
 
   // Once open() has run there is always exactly one active key: the store is bootstrapped when it has none,
@@ -145,13 +191,20 @@ export class SigningKeys {
         const changes = [...start.changes, ...due.changes]
         return sealed.sealedCount === 0 && changes.length === 0 ? null : { keys: due.keys, changes }
       }
+    }).catch((error: unknown) => {
+      // A replica that starts while another applies a step signs with what is stored; the refresh catches up.
+      if ((error as { code?: string }).code !== 'WEBHOOK_KEY_STORE_BUSY' || activeKey(this.#keys) === undefined) throw error
+      this.#log.info({ keyStore: this.#settings.keyStore.description }, 'another webhook producer replica is applying a key step; starting with the stored keys')
     })
   }
 
-  /** Arms the scheduler; called once the app is ready. */
+  /** Arms the scheduler, and for a shared store the change notifications and the periodic re-read; called once the app is ready. */
   start (): void {
     this.#started = true
     this.#schedule()
+    const { keyStore } = this.#settings
+    if (keyStore.watch !== undefined) this.#unwatch = keyStore.watch(() => this.#refreshSoon())
+    this.#armRefresh()
   }
 
   /**
@@ -218,13 +271,18 @@ export class SigningKeys {
       return { healthy: false, activeKid, reason: `key store unreadable: ${(error as Error).message}` }
     }
     if (this.#closed) return { healthy: false, activeKid, reason: 'no active signing key' }
+    const staleFor = this.#staleFor()
+    if (staleFor !== null) return { healthy: false, activeKid, reason: `keys not confirmed against the key store for ${formatDuration(Math.round(staleFor / 1000))}` }
     if (this.#stepError !== null) return { healthy: false, activeKid, reason: `key rotation step failing: ${this.#stepError.message}` }
     return { healthy: true, activeKid }
   }
 
   async close (): Promise<void> {
     this.#closed = true
+    this.#closing.abort()
     this.#cancelTimer?.()
+    this.#cancelRefresh?.()
+    this.#unwatch?.()
     await this.#queue
     if (this.#rotation !== null) this.#failRotation(this.#rotation, new ProducerClosedError())
     await this.#settings.keyStore.close?.()
@@ -238,13 +296,59 @@ export class SigningKeys {
     return newKeyEntry(await generateSigningKey(this.#settings.algorithm, this.#settings.rsaModulusLength), this.#settings.keyEncryptionKey)
   }
 
+  /**
+   * Reads the store and holds what it has. An emptied store (a Redis that lost its data, say) leaves the held
+   * keys in place and makes the next write put them back: regenerating would replace keys receivers trust.
+   */
   async #reload (): Promise<void> {
-    const { keyStore, keyEncryptionKey } = this.#settings
-    const stored = await keyStore.read()
-    const loaded = stored === null ? { revision: null, keys: [] } : await readKeySet(stored, keyEncryptionKey, keyStore.description)
+    const { keyStore, keyEncryptionKey, clock } = this.#settings
+    const readAt = clock.now()
+    const stored: StoredKeySet | null = await keyStore.read()
+    this.#confirmedAt = readAt
+    this.#readError = null
+    if (stored === null) {
+      this.#expectedRevision = null
+      if (this.#keys.length > 0) this.#log.error({ keyStore: keyStore.description, revision: this.#revision }, 'the webhook key store is empty although it held keys; writing back the keys this replica holds')
+      return
+    }
+    const loaded = await readKeySet(stored, keyEncryptionKey, keyStore.description)
+    const changed = loaded.revision !== this.#revision
     this.#revision = loaded.revision
+    this.#expectedRevision = loaded.revision
     this.#keys = loaded.keys
     this.#jwks = buildJwksDocument(loaded.keys)
+    if (changed && this.#started) {
+      this.#log.info({ keyStore: keyStore.description, revision: loaded.revision, activeKid: this.#activeKey.kid }, `webhook key set revision ${loaded.revision} loaded from the key store`)
+      // What another writer stored may have finished a rotation or scheduled a step for this process too.
+      this.#settleRotation()
+      this.#schedule()
+    }
+  }
+
+  /** Re-reads a shared store soon: on a change notification, and every third of maxStaleness. */
+  #refreshSoon (): void {
+    if (this.#refreshing || this.#closed) return
+    this.#refreshing = true
+    this.#enqueue(async () => {
+      this.#refreshing = false
+      await this.#reload()
+      // Found emptied: put the held keys back, unless another replica did so first (the plan runs on a re-read).
+      if (this.#expectedRevision === null) await this.#commit({ prepare: nothingToPrepare, plan: (keys) => this.#expectedRevision === null ? { keys: [...keys], changes: [] } : null })
+    }).catch((error: unknown) => {
+      this.#refreshing = false
+      if (this.#closed) return
+      if (this.#readError === null) this.#log.warn({ err: error, keyStore: this.#settings.keyStore.description }, 'webhook key store cannot be read; signing with the keys held until it answers or maxStaleness passes')
+      this.#readError = error as Error
+    })
+  }
+
+  #armRefresh (): void {
+    const limit = this.#maxStalenessMs
+    if (limit === null || this.#closed) return
+    this.#cancelRefresh = callAt(this.#settings.clock, this.#settings.clock.now() + limit / 3, () => {
+      this.#refreshSoon()
+      this.#armRefresh()
+    })
   }
 
   #enqueue (task: () => Promise<void>): Promise<void> {
@@ -258,29 +362,50 @@ export class SigningKeys {
 
   /**
    * Prepares and plans a step on the current keys, stores it, and only then serves it. A conflicting writer
-   * makes it re-read the store and plan again on what is there now.
+   * makes it re-read the store and plan again on what is there now. With a shared store the step is planned
+   * and stored under the store's lease, on the set as read under it, so exactly one replica applies it.
    */
-  async #commit<T> (step: StepPlan<T>, attempt = 1): Promise<void> {
+  async #commit<T> (step: StepPlan<T>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const lease = await this.#takeLease()
+      try {
+        if (lease !== null) await this.#reload()
+        await this.#store(step, lease)
+        return
+      } catch (error) {
+        this.#handover = null
+        if (!isConflict(error) || attempt === CONFLICT_ATTEMPTS) throw error
+        this.#log.warn({ keyStore: this.#settings.keyStore.description, code: (error as { code: string }).code }, 'webhook key store changed underneath; reloading it')
+      } finally {
+        await lease?.release().catch((error: unknown) => this.#log.warn({ err: error }, 'webhook key store lease could not be released; it will lapse'))
+      }
+      await this.#reload()
+    }
+  }
+
+  async #takeLease (): Promise<KeyStoreLease | null> {
+    const { keyStore } = this.#settings
+    if (keyStore.lease === undefined) return null
+    for (const wait of [...LEASE_BACKOFF_MS, null]) {
+      const lease = await keyStore.lease()
+      if (lease !== null) return lease
+      if (wait === null || this.#closed) break
+      await pause(wait, this.#closing.signal)
+    }
+    throw new KeyStoreBusyError(keyStore.description)
+  }
+
+  async #store<T> (step: StepPlan<T>, lease: KeyStoreLease | null): Promise<void> {
     const prepared = await step.prepare(this.#keys)
     const planned = step.plan(this.#keys, prepared, this.#settings.clock.now())
     if (planned === null) return
     const revision = (this.#revision ?? 0) + 1
     const successor = activeKey(planned.keys) as KeyEntry
-    if (successor.kid !== activeKey(this.#keys)?.kid && this.isPublished(successor.kid)) this.#handover = successor
-    try {
-      await this.#settings.keyStore.write(writeKeySet(planned.keys, revision), this.#revision)
-    } catch (error) {
-      this.#handover = null
-      if ((error as { code?: string }).code !== 'WEBHOOK_KEY_STORE_CONFLICT' || attempt === CONFLICT_ATTEMPTS) throw error
-      this.#log.warn({ keyStore: this.#settings.keyStore.description }, 'webhook key store changed underneath; reloading it')
-      await this.#reload()
-      // What the other writer stored may have finished a rotation or scheduled a step for this process too.
-      this.#settleRotation()
-      this.#schedule()
-      return await this.#commit(step, attempt + 1)
-    }
+    if (successor.kid !== activeKey(this.#keys)?.kid && this.#jwks.kids.has(successor.kid)) this.#handover = successor
+    await this.#settings.keyStore.write(writeKeySet(planned.keys, revision), this.#expectedRevision, lease ?? undefined)
     this.#handover = null
     this.#revision = revision
+    this.#expectedRevision = revision
     this.#keys = planned.keys
     this.#jwks = buildJwksDocument(planned.keys)
     this.#stepError = null
@@ -315,10 +440,16 @@ export class SigningKeys {
   #advanceSoon (): void {
     this.#enqueue(() => this.#advance()).catch((error: unknown) => {
       if (this.#closed) return
-      this.#stepError = error as Error
-      this.#log.error({ err: error, retryInMs: STEP_RETRY_MS }, 'webhook key rotation step failed; it will be tried again')
       this.#cancelTimer?.()
       this.#cancelTimer = callAt(this.#settings.clock, this.#settings.clock.now() + STEP_RETRY_MS, () => this.#advanceSoon())
+      // A replica that holds the lease for longer than the backoff is applying the step, or died doing so: its
+      // lease lapses, and the step is tried again here either way. That is not a failing step.
+      if ((error as { code?: string }).code === 'WEBHOOK_KEY_STORE_BUSY') {
+        this.#log.warn({ retryInMs: STEP_RETRY_MS }, 'another webhook producer replica holds the key step lease; trying the step again')
+        return
+      }
+      this.#stepError = error as Error
+      this.#log.error({ err: error, retryInMs: STEP_RETRY_MS }, 'webhook key rotation step failed; it will be tried again')
       this.#notify('stepFailed', error)
     })
   }

@@ -38,9 +38,26 @@ export function openConnection (value: unknown, option: string): OpenedConnectio
   throw new WebhookOptionError(option, `must be a redis:// or rediss:// URL, ioredis options, or an ioredis client (got ${describeValue(value)})`)
 }
 
-/** Connects a client the store opened (lazily, so that nothing connects before registration succeeds). */
+const pendingReady = new WeakMap<Redis, Promise<void>>()
+
+/**
+ * Resolves once the client can take commands: connects a client the store opened lazily (nothing connects
+ * before registration succeeds), and otherwise waits for the (re)connection under way. Callers bound the wait.
+ */
 export async function connectOwned (connection: OpenedConnection): Promise<void> {
-  if (connection.owned && connection.client.status === 'wait') await connection.client.connect()
+  const { client } = connection
+  if (client.status === 'ready') return
+  if (connection.owned && client.status === 'wait') {
+    await client.connect()
+    return
+  }
+  // One listener for all the callers waiting, however many arrive while Redis is away.
+  let ready = pendingReady.get(client)
+  if (ready === undefined) {
+    ready = new Promise<void>((resolve) => client.once('ready', resolve)).finally(() => pendingReady.delete(client))
+    pendingReady.set(client, ready)
+  }
+  await ready
 }
 
 /** Rejects when `promise` takes longer than `timeoutMs`, so that a store call never waits on Redis unbounded. */

@@ -1,2 +1,3 @@
 // @webhook-jwt/redis: run producers and consumers as several replicas on one Redis.
 export { DEFAULT_COMMAND_TIMEOUT_MS, type RedisConnection } from './connection.ts'
+export { redisKeyStore, DEFAULT_KEY_STORE_PREFIX, DEFAULT_LEASE_TTL, DEFAULT_MAX_STALENESS, type RedisKeyStoreOptions } from './key-store.ts'

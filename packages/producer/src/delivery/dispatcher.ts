@@ -53,6 +53,9 @@ export interface DeliveryOutcomeEvent {
 
 type Signer = (input: DeliveryInput) => Promise<SignedWebhook>
 
+/** A webhook that cannot be signed right now is tried again after this long. */
+export const SIGN_RETRY_MS = 5000
+
 const originOf = (url: string): string => new URL(url).origin
 
 function readUrl (value: unknown): string {
@@ -217,7 +220,17 @@ export class DeliveryDispatcher {
     }
     const attempt = job.attempts + 1
     const started = this.#clock.now()
-    const signed = await this.#sign(job)
+    let signed: SignedWebhook
+    try {
+      signed = await this.#sign(job)
+    } catch (error) {
+      // Nothing may sign right now (a replica whose keys went unconfirmed past maxStaleness): no attempt is
+      // made or counted, and the job waits in the queue.
+      this.#log.warn({ err: error, webhookId: job.id, url: job.url, retryInMs: SIGN_RETRY_MS }, 'webhook could not be signed; it stays queued and is tried again')
+      await this.#settings.queue.settle(job, { ...job, notBefore: started + SIGN_RETRY_MS })
+      this.#inHand.delete(job)
+      return
+    }
     const answer = await sendAttempt({ url: job.url, headers: signed.headers, body: job.body, timeoutMs: this.#settings.timeoutMs, clock: this.#clock, closing: this.#closing.signal })
     const now = this.#clock.now()
     if (this.#closing.signal.aborted && answer.kind !== 'response') {

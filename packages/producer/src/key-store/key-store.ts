@@ -40,8 +40,19 @@ export interface StoredKeySet {
 /** The document version this package reads and writes. */
 export const KEY_SET_FORMAT = 'webhook-jwt/key-set@1'
 
+/** The right to apply one key step, held by one producer replica at a time (see `KeyStore.lease`). */
+export interface KeyStoreLease {
+  /** Grows with every lease granted: a write under an older lease is refused (`WEBHOOK_KEY_STORE_FENCED`). */
+  readonly fence: number
+  /** Gives the lease up; a lease that is never released lapses on its own. */
+  release(): Promise<void>
+}
+
 /**
- * Where a producer keeps its keys. Implement it to keep keys elsewhere.
+ * Where a producer keeps its keys. Implement it to keep keys elsewhere. A store shared by several producer
+ * replicas also implements `lease`, `watch` and `maxStaleness` (as `redisKeyStore` from `@webhook-jwt/redis`
+ * does): every step is then applied by one replica under a lease, and every replica re-reads the set when told
+ * of a change, and at least every third of `maxStaleness` in any case.
  *
  * @example
  * const store: KeyStore = {
@@ -58,8 +69,24 @@ export interface KeyStore {
   /**
    * Stores `keySet` if the stored revision is still `expectedRevision` (`null`: nothing stored yet), atomically:
    * a reader sees the old set or the new one, never a mix. Throws `WEBHOOK_KEY_STORE_CONFLICT` otherwise.
+   * A store with `lease` is given the lease the write was planned under, and refuses the write with
+   * `WEBHOOK_KEY_STORE_FENCED` when that lease is no longer the current one.
    */
-  write(keySet: StoredKeySet, expectedRevision: number | null): Promise<void>
+  write(keySet: StoredKeySet, expectedRevision: number | null, lease?: KeyStoreLease): Promise<void>
+  /**
+   * Takes the step lease, or resolves `null` while another replica holds it. The producer takes it before it
+   * plans a step, re-reads the set under it, and releases it once the step is stored.
+   */
+  lease?(): Promise<KeyStoreLease | null>
+  /** Calls `onChange` whenever another writer may have changed the set; returns a function that stops it. */
+  watch?(onChange: () => void): () => void
+  /**
+   * Seconds: the longest a replica may go on signing and serving its key set without confirming it against
+   * the store. It bounds how late a replica learns of a step, so it is added to the rotation's safety waits.
+   */
+  readonly maxStaleness?: number
+  /** `true` when private keys must be encrypted at rest: the producer then refuses to start without `keyEncryptionKey`. */
+  readonly requiresEncryption?: boolean
   /** Releases connections or handles; called when the app closes. */
   close?(): Promise<void>
 }
