@@ -87,7 +87,13 @@ async function webhookProducer (fastify: FastifyInstance, options: WebhookProduc
   const settings = readProducerOptions(options)
   const events = new EventEmitter()
   const keys = new SigningKeys(settings, fastify.log, events)
-  await keys.open()
+  try {
+    await keys.open()
+  } catch (error) {
+    // No onClose hook is added when registration fails: a store's connections are released here.
+    await settings.keyStore.close?.()
+    throw error
+  }
   const dispatcher = new DeliveryDispatcher(settings.delivery, settings.clock, async (input) => await signBody(keys, settings, input), events, fastify.log)
   fastify.log.info({ keyStore: settings.keyStore.description, activeKid: keys.active.kid }, `webhook signing keys are stored in ${settings.keyStore.description}`)
 

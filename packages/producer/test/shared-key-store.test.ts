@@ -136,7 +136,9 @@ t.test('a replica that starts while another holds the lease starts on the stored
   const clock = createManualClock(START)
   const backing = new SharedBacking(clock)
   backing.holdLease(60_000)
-  t.match(await startupError({ ...WINDOWS, clock, keyStore: sharedKeyStore(backing) }), { code: 'WEBHOOK_KEY_STORE_BUSY' }, 'nothing to sign with yet')
+  let closed = 0
+  t.match(await startupError({ ...WINDOWS, clock, keyStore: sharedKeyStore(backing, { close: async () => { closed++ } }) }), { code: 'WEBHOOK_KEY_STORE_BUSY' }, 'nothing to sign with yet')
+  t.equal(closed, 1, 'a store the producer could not start on is closed: its connections do not outlive the failed registration')
   backing.lease = null
   const first = await buildProducer(t, { ...WINDOWS, clock, keyStore: sharedKeyStore(backing) })
   backing.holdLease(60_000)

@@ -33,9 +33,13 @@ function isClient (value: unknown): value is Redis {
 export function openConnection (value: unknown, option: string): OpenedConnection {
   if (isClient(value)) return { client: value, owned: false }
   const forStore = { ...FAIL_FAST, lazyConnect: true }
-  if (typeof value === 'string' && /^rediss?:\/\//.test(value)) return { client: new Redis(value, forStore), owned: true }
-  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return { client: new Redis({ ...(value as RedisOptions), ...forStore }), owned: true }
-  throw new WebhookOptionError(option, `must be a redis:// or rediss:// URL, ioredis options, or an ioredis client (got ${describeValue(value)})`)
+  let client: Redis
+  if (typeof value === 'string' && /^rediss?:\/\//.test(value)) client = new Redis(value, forStore)
+  else if (typeof value === 'object' && value !== null && !Array.isArray(value)) client = new Redis({ ...(value as RedisOptions), ...forStore })
+  else throw new WebhookOptionError(option, `must be a redis:// or rediss:// URL, ioredis options, or an ioredis client (got ${describeValue(value)})`)
+  // Connection errors reach the caller through the commands that fail; unhandled, ioredis would print each retry.
+  client.on('error', () => {})
+  return { client, owned: true }
 }
 
 const pendingReady = new WeakMap<Redis, Promise<void>>()
@@ -77,5 +81,8 @@ export async function withTimeout<T> (promise: Promise<T>, timeoutMs: number, wh
 /** Closes a client the store opened; an adopted client is the caller's to close. */
 export async function closeOwned (connection: OpenedConnection): Promise<void> {
   if (!connection.owned) return
-  await connection.client.quit().catch(() => connection.client.disconnect())
+  const { client } = connection
+  // QUIT waits for the server's answer: only a ready connection gets one; any other is simply dropped.
+  if (client.status === 'ready') await withTimeout(client.quit(), DEFAULT_COMMAND_TIMEOUT_MS, 'QUIT').catch(() => client.disconnect())
+  else client.disconnect()
 }

@@ -99,6 +99,13 @@ export function redisKeyStore (options: RedisKeyStoreOptions): KeyStore {
     }
   }
 
+  // A message already on its way is still read after disconnect(): the listeners go first.
+  function stop (subscriber: Redis): void {
+    subscribers.delete(subscriber)
+    subscriber.removeAllListeners('message').removeAllListeners('ready')
+    subscriber.disconnect()
+  }
+
   function lease (fence: number): KeyStoreLease {
     return {
       fence,
@@ -150,14 +157,10 @@ export function redisKeyStore (options: RedisKeyStoreOptions): KeyStore {
       // Errors are the connection's; the periodic re-read notices an unavailable store and the producer reports it.
       subscriber.on('error', () => {})
       subscriber.subscribe(keys.changed).catch(() => {})
-      return () => {
-        subscribers.delete(subscriber)
-        subscriber.disconnect()
-      }
+      return () => stop(subscriber)
     },
     async close () {
-      for (const subscriber of subscribers) subscriber.disconnect()
-      subscribers.clear()
+      for (const subscriber of subscribers) stop(subscriber)
       await closeOwned(connection)
     }
   }
