@@ -1,2 +1,3 @@
 // @webhook-jwt/redis: run producers and consumers as several replicas on one Redis.
 export { DEFAULT_COMMAND_TIMEOUT_MS, type RedisConnection } from './connection.ts'
+export { bullmqDeliveryQueue, DEFAULT_DELIVERY_QUEUE_NAME, DEFAULT_LOCK_DURATION, DEFAULT_LOOKAHEAD, type BullmqDeliveryQueueOptions } from './delivery-queue.ts'
