@@ -16,7 +16,7 @@ const REDIS_URL = await redisOrSkip(t, 'the delivery failover between producer r
 if (REDIS_URL !== null) await scenario(REDIS_URL)
 
 async function scenario (redisUrl: string): Promise<void> {
-  const { bullmqDeliveryQueue } = await import('../packages/redis/src/index.ts')
+  const { bullmqDeliveryQueue } = await import('@webhook-jwt/redis')
   const { fileKeyStore } = await import('@webhook-jwt/producer')
   const { startReceiver, startSender, AUDIENCE, ISSUER } = await import('./support/webhook-pair.ts')
   const { deleteKeys, jobCounts } = await import('../packages/redis/test/helpers/bullmq-keys.ts')

@@ -1,6 +1,6 @@
 import Fastify from 'fastify'
 import producer, { fileKeyStore } from '@webhook-jwt/producer'
-import { bullmqDeliveryQueue } from '../../packages/redis/src/index.ts'
+import { bullmqDeliveryQueue } from '@webhook-jwt/redis'
 
 // One producer replica as a process of its own, for test/redis-delivery-failover.test.ts: it shares the key
 // file and the BullMQ queue with the other replicas, queues one webhook, and reports on stdout, one JSON
