@@ -20,7 +20,8 @@ export interface ProducerUnderTest {
 /** A fresh, ready producer app that logs into an array and closes when the test ends. */
 export async function buildProducer (t: TestContext, options: Partial<WebhookProducerOptions> = {}, routes?: (app: FastifyInstance) => void): Promise<ProducerUnderTest> {
   const logs: LogLine[] = []
-  const app = Fastify({ logger: captureLogs(logs) })
+  // RSA-4096 generation at registration can outlast the default 10 s plugin timeout on a loaded machine.
+  const app = Fastify({ logger: captureLogs(logs), pluginTimeout: 60_000 })
   t.teardown(() => app.close())
   const transitions: KeyTransitionEvent[] = []
   await app.register(producer, { issuer: ISSUER, ...options })
