@@ -33,6 +33,8 @@ export interface VerificationEvent {
   kid?: string
   /** `true` for a verified repeat of a handled `webhook_id`, answered without the handler (`deduplicate`). */
   duplicate?: true
+  /** `true` for a webhook accepted without the replay or duplicate check, its store having failed (`replayStoreFailure: 'accept'`). */
+  unchecked?: true
   durationMs: number
 }
 
@@ -89,6 +91,9 @@ export const WARM_UP_WAIT_MS = 5000
 
 type RequestWithState = FastifyRequest & { [kVerification]: Verification | null }
 
+/** What a store call resolves to when the store failed and `replayStoreFailure` is `'accept'`. */
+const UNCHECKED = Symbol('webhook-jwt.unchecked')
+
 /** Whether the request announced a body (RFC 9112 §6.3: a Content-Length above zero, or chunked). */
 function hasBody (request: FastifyRequest): boolean {
   return Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined
@@ -107,6 +112,9 @@ async function webhookConsumer (fastify: FastifyInstance, options: WebhookConsum
     emitSafely(events, event, payload, (error) => log.error({ err: error, event }, 'a webhook consumer event listener failed'))
   }
 
+  if (settings.replayStoreFailure === 'accept') {
+    log.warn({ replayStoreFailure: 'accept' }, 'webhook consumer fails OPEN: while its replay store (or deduplicate store) fails, webhooks are accepted without that check: a captured token can then be replayed, a handled webhook_id handled again')
+  }
   const duplicates = settings.deduplicate === null ? null : new DuplicateCheck(settings.deduplicate.store, settings.deduplicate.windowSec, settings.deduplicate.processingSec)
   const keySets = new Map([...settings.issuers.values()].map((issuer) => [issuer.issuer, new RemoteKeySet(issuer, settings.jwks, settings.clock, (event) => {
     if (event.outcome === 'failed') log.warn({ issuer: event.issuer, reason: event.reason, error: event.error, stale: event.stale }, event.stale ? 'webhook key set refresh failed; verifying known kids from the last good set' : 'webhook key set fetch failed')
@@ -126,11 +134,18 @@ async function webhookConsumer (fastify: FastifyInstance, options: WebhookConsum
     return await sendRefusal(reply, error)
   }
 
-  /** A replay-store call: a failure is logged and answered 503, never accepted. */
-  async function storeCall<T> (request: FastifyRequest, call: () => Promise<T>): Promise<T> {
+  /**
+   * A replay-store call. A failure is logged and answered 503; with `replayStoreFailure: 'accept'`, it is
+   * logged as an error naming the token, and resolves `UNCHECKED`: the request goes on without this check.
+   */
+  async function storeCall<T> (request: FastifyRequest, token: VerifiedToken, check: 'replay' | 'duplicate', call: () => Promise<T>): Promise<T | typeof UNCHECKED> {
     try {
       return await call()
     } catch (error) {
+      if (settings.replayStoreFailure === 'accept') {
+        request.log.error({ err: error, check, issuer: token.issuer.issuer, jti: token.jti, webhookId: token.webhookId }, `webhook ${check} check store failed; ACCEPTING the webhook UNCHECKED (replayStoreFailure: 'accept')`)
+        return UNCHECKED
+      }
       request.log.error({ err: error }, 'webhook replay store failed; answering 503')
       throw new WebhookVerificationError('WEBHOOK_REPLAY_STORE_UNAVAILABLE', REPLAY_RETRY_AFTER)
     }
@@ -177,28 +192,32 @@ async function webhookConsumer (fastify: FastifyInstance, options: WebhookConsum
       throw new Error('the body was not read before app.verifyWebhook ran (a content-type parser that passes the stream through): it cannot be checked against body_sha256')
     }
     const token = state.token as VerifiedToken
+    let unchecked = false
     try {
       if (token.bodySha256 !== undefined && !digestsMatch(state.digest ?? EMPTY_BODY_DIGEST, token.bodySha256)) {
         throw new WebhookVerificationError('WEBHOOK_BODY_DIGEST_MISMATCH')
       }
       // JSON keeps issuer and jti apart whatever characters they hold.
-      const firstTime = await storeCall(request, async () => await settings.replayStore.remember(JSON.stringify([token.issuer.issuer, token.jti]), (token.exp + settings.clockToleranceSec) * 1000, settings.clock.now()))
+      const firstTime = await storeCall(request, token, 'replay', async () => await settings.replayStore.remember(JSON.stringify([token.issuer.issuer, token.jti]), (token.exp + settings.clockToleranceSec) * 1000, settings.clock.now()))
       if (!firstTime) throw new WebhookVerificationError('WEBHOOK_REPLAYED')
+      unchecked = firstTime === UNCHECKED
       if (duplicates !== null) {
         const keys = DuplicateCheck.keys(token.issuer.issuer, token.webhookId)
-        const status = await storeCall(request, async () => await duplicates.claim(keys, settings.clock.now()))
+        const status = await storeCall(request, token, 'duplicate', async () => await duplicates.claim(keys, settings.clock.now()))
         if (status === 'in-progress') throw new WebhookVerificationError('WEBHOOK_DELIVERY_IN_PROGRESS', REPLAY_RETRY_AFTER)
         if (status === 'duplicate') {
-          report(request, state, { outcome: 'accepted', status: 200, issuer: token.issuer.issuer, kid: token.kid, duplicate: true })
+          report(request, state, { outcome: 'accepted', status: 200, issuer: token.issuer.issuer, kid: token.kid, duplicate: true, ...(unchecked ? { unchecked } : {}) })
           return await reply.code(200).send({ duplicate: true, id: token.webhookId })
         }
-        state.claimed = keys
+        // Failed open: nothing was claimed, so there is nothing to release.
+        if (status === UNCHECKED) unchecked = true
+        else state.claimed = keys
       }
     } catch (error) {
       return await refuse(request, reply, state, error)
     }
     request.webhook = { id: token.webhookId, issuer: token.issuer.issuer, kid: token.kid, claims: token.claims }
-    report(request, state, { outcome: 'accepted', status: 200, issuer: token.issuer.issuer, kid: token.kid })
+    report(request, state, { outcome: 'accepted', status: 200, issuer: token.issuer.issuer, kid: token.kid, ...(unchecked ? { unchecked } : {}) })
   }
 
   /**
@@ -249,6 +268,8 @@ async function webhookConsumer (fastify: FastifyInstance, options: WebhookConsum
   fastify.addHook('onClose', async () => {
     for (const keySet of keySets.values()) keySet.close()
     await settings.replayStore.close?.()
+    // The duplicate check's store is closed too, once, whether or not it is the replay store.
+    if (settings.deduplicate !== null && settings.deduplicate.store !== settings.replayStore) await settings.deduplicate.store.close?.()
   })
 }
 

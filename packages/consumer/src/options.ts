@@ -52,6 +52,14 @@ export interface WebhookConsumerOptions {
   /** Where accepted `jti`s are remembered until their token expires. Default: `memoryReplayStore()`. */
   replayStore?: ReplayStore
   /**
+   * What to do when the replay store (or the `deduplicate` store) fails or times out. `'reject'` (default):
+   * fail closed, answer `503 WEBHOOK_REPLAY_STORE_UNAVAILABLE` with `Retry-After`, so the sender retries.
+   * `'accept'`: fail open, accept the webhook without the check (a captured token can then be replayed, and a
+   * repeated `webhook_id` reaches the handler), with an error log line per such request naming its `jti` and
+   * `webhook_id`, and a warning at registration.
+   */
+  replayStoreFailure?: 'reject' | 'accept'
+  /**
    * Answer a repeat of a `webhook_id` already handled (2xx) with `200 { duplicate: true }` instead of calling
    * the handler again. `window`: how long a handled id is remembered (default 4 days); `processingTimeout`:
    * how long a delivery being handled holds its id (default 60 s); `store`: where ids are kept (default a
@@ -97,6 +105,7 @@ export interface ConsumerSettings {
   maxTokenBytes: number
   bodyDigest: 'required' | 'optional'
   replayStore: ReplayStore
+  replayStoreFailure: 'reject' | 'accept'
   /** The duplicate check on `webhook_id`; `null` when off. */
   deduplicate: { store: ForgettingStore, windowSec: number, processingSec: number } | null
   jwks: JwksSettings
@@ -161,6 +170,11 @@ export function readConsumerOptions (options: WebhookConsumerOptions): ConsumerS
     throw new WebhookOptionError('replayStore', 'must be a replay store: an object with remember(key, expiresAtMs), such as memoryReplayStore()')
   }
 
+  const replayStoreFailure = raw.replayStoreFailure ?? 'reject'
+  if (replayStoreFailure !== 'reject' && replayStoreFailure !== 'accept') {
+    throw new WebhookOptionError('replayStoreFailure', `must be 'reject' (fail closed: 503, the default) or 'accept' (fail open: accept unchecked, and log) (got ${describeValue(replayStoreFailure)})`)
+  }
+
   let deduplicate: ConsumerSettings['deduplicate'] = null
   if (raw.deduplicate !== undefined && raw.deduplicate !== false) {
     const options = raw.deduplicate === true ? {} : objectOption(raw.deduplicate, 'deduplicate')
@@ -206,6 +220,7 @@ export function readConsumerOptions (options: WebhookConsumerOptions): ConsumerS
     maxTokenBytes: positiveInteger(raw.maxTokenBytes, DEFAULT_MAX_TOKEN_BYTES, 'maxTokenBytes'),
     bodyDigest,
     replayStore,
+    replayStoreFailure,
     deduplicate,
     jwks: jwksSettings,
     clock

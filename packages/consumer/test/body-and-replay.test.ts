@@ -5,7 +5,7 @@ import { createManualClock } from '@webhook-jwt/protocol'
 import { DEFAULT_DEDUPLICATE_WINDOW, DEFAULT_PROCESSING_TIMEOUT, ReplayStoreFullError, memoryReplayStore, type ReplayStore } from '@webhook-jwt/consumer'
 import { buildConsumer, deliver } from './helpers/consumer-app.ts'
 import { startJwksServer } from './helpers/jwks-server.ts'
-import { BODY, testKey, tokenFor } from './helpers/token-factory.ts'
+import { BODY, ISSUER, testKey, tokenFor } from './helpers/token-factory.ts'
 
 t.test('the digest covers the exact bytes, streamed in pieces; the handler sees what was hashed', async (t) => {
   const key = await testKey()
@@ -75,6 +75,51 @@ t.test('a replay store that fails, or is full, fails closed with 503', async (t)
   t.same(handled, [])
 })
 
+t.test('replayStoreFailure accept: a failing replay store fails open, with a warning at registration and an error line per request', async (t) => {
+  const key = await testKey()
+  const server = await startJwksServer(t, { keys: [key.publicJwk] })
+  const failing: ReplayStore = { remember: async () => { throw new Error('redis down') } }
+  const { app, logs, handled, verifications } = await buildConsumer(t, server.url, { replayStore: failing, replayStoreFailure: 'accept' })
+  t.ok(logs.some((line) => line.level === 40 && /fails OPEN/.test(line.msg) && line.replayStoreFailure === 'accept'), 'warned at registration')
+  const token = tokenFor(key, { claims: { jti: 'jti-unchecked-1', webhook_id: 'wh_unchecked' } })
+  t.equal((await deliver(app, token)).statusCode, 200)
+  t.equal((await deliver(app, token)).statusCode, 200, 'the same token again: nothing could be remembered, so the replay is accepted too')
+  t.equal(handled.length, 2)
+  const accepted = logs.filter((line) => line.level === 50 && /ACCEPTING the webhook UNCHECKED/.test(line.msg))
+  t.equal(accepted.length, 2, 'one error line per request accepted unchecked')
+  t.match(accepted[0], { check: 'replay', issuer: ISSUER, jti: 'jti-unchecked-1', webhookId: 'wh_unchecked', err: { message: 'redis down' } })
+  t.match(verifications, [{ outcome: 'accepted', unchecked: true }, { outcome: 'accepted', unchecked: true }])
+  t.notOk(logs.some((line) => line.msg === 'webhook replay store failed; answering 503'))
+  const { logs: closedLogs } = await buildConsumer(t, server.url, { replayStore: failing })
+  t.notOk(closedLogs.some((line) => /fails OPEN/.test(line.msg)), 'no warning by default: the default fails closed')
+})
+
+t.test('replayStoreFailure accept with deduplicate: a failing duplicate check fails open too, and a working one still answers duplicates', async (t) => {
+  const key = await testKey()
+  const server = await startJwksServer(t, { keys: [key.publicJwk] })
+  let forgets = 0
+  const down: ReplayStore = { remember: async () => { throw new Error('redis down') }, forget: async () => { forgets++ } }
+  const { app, logs, handled, verifications } = await buildConsumer(t, server.url, { replayStore: down, deduplicate: { store: down }, replayStoreFailure: 'accept' })
+  t.equal((await deliver(app, tokenFor(key, { claims: { webhook_id: 'wh_both_down' } }))).statusCode, 200)
+  t.equal((await deliver(app, tokenFor(key, { claims: { webhook_id: 'wh_both_down' } }))).statusCode, 200, 'the repeat reaches the handler: no check could run')
+  t.equal(handled.length, 2)
+  t.same(logs.filter((line) => line.level === 50).map((line) => [line.check, line.webhookId]), [['replay', 'wh_both_down'], ['duplicate', 'wh_both_down'], ['replay', 'wh_both_down'], ['duplicate', 'wh_both_down']])
+  t.equal(forgets, 0, 'nothing was claimed, so nothing is released')
+  t.match(verifications, [{ outcome: 'accepted', unchecked: true }, { outcome: 'accepted', unchecked: true }])
+
+  const { app: halfDown, handled: halfHandled, verifications: halfVerifications } = await buildConsumer(t, server.url, { replayStore: down, deduplicate: true, replayStoreFailure: 'accept' })
+  t.equal((await deliver(halfDown, tokenFor(key, { claims: { webhook_id: 'wh_replay_down' } }))).statusCode, 200)
+  t.same((await deliver(halfDown, tokenFor(key, { claims: { webhook_id: 'wh_replay_down' } }))).json(), { duplicate: true, id: 'wh_replay_down' }, 'the duplicate check still works')
+  t.equal(halfHandled.length, 1)
+  t.match(halfVerifications, [{ outcome: 'accepted', unchecked: true }, { outcome: 'accepted', duplicate: true, unchecked: true }])
+
+  const { app: dedupeDown, verifications: dedupeVerifications } = await buildConsumer(t, server.url, { deduplicate: { store: down }, replayStoreFailure: 'accept' })
+  const token = tokenFor(key)
+  t.equal((await deliver(dedupeDown, token)).statusCode, 200, 'only the duplicate check failed: accepted unchecked')
+  t.equal((await deliver(dedupeDown, token)).json().code, 'WEBHOOK_REPLAYED', 'while the working replay check still refuses replays')
+  t.match(dedupeVerifications, [{ outcome: 'accepted', unchecked: true }, { outcome: 'rejected', code: 'WEBHOOK_REPLAYED' }])
+})
+
 t.test('memoryReplayStore: remembers each id until its expiry, in two generations, and never forgets early', async (t) => {
   const clock = createManualClock(0)
   const store = memoryReplayStore({ maxEntries: 3 })
@@ -124,7 +169,7 @@ t.test('deduplicate: a handled webhook_id is answered 200 { duplicate: true } wi
 t.test('deduplicate: a repeat that arrives while the first is still handled gets 503 WEBHOOK_DELIVERY_IN_PROGRESS', async (t) => {
   const key = await testKey()
   const server = await startJwksServer(t, { keys: [key.publicJwk] })
-  let finish: () => void = () => {}
+  let finish: (() => void) | null = null
   const { app } = await buildConsumer(t, server.url, { deduplicate: { window: '1h' } }, (app) => {
     app.post('/slow', { config: { webhook: true } }, async () => {
       await new Promise<void>((resolve) => { finish = resolve })
@@ -132,12 +177,13 @@ t.test('deduplicate: a repeat that arrives while the first is still handled gets
     })
   })
   const first = postTo(app, '/slow', tokenFor(key, { claims: { webhook_id: 'wh_slow' } }))
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  const handling = (): boolean => finish !== null
+  for (let waited = 0; !handling() && waited < 5000; waited += 5) await new Promise((resolve) => setTimeout(resolve, 5))
   const repeat = await postTo(app, '/slow', tokenFor(key, { claims: { webhook_id: 'wh_slow' } }))
   t.equal(repeat.statusCode, 503)
   t.equal(repeat.json().code, 'WEBHOOK_DELIVERY_IN_PROGRESS')
   t.equal(repeat.headers['retry-after'], '5')
-  finish()
+  ;(finish as unknown as () => void)()
   t.equal((await first).statusCode, 200)
 })
 
@@ -193,18 +239,28 @@ t.test('deduplicate across replicas sharing a store: a repeat while the first is
   const server = await startJwksServer(t, { keys: [key.publicJwk] })
   const store = memoryReplayStore()
   let finish: (status: number) => void = () => {}
+  let entered = 0
   const replica = async (): Promise<FastifyInstance> => (await buildConsumer(t, server.url, { deduplicate: { store } }, (app) => {
-    app.post('/shared', { config: { webhook: true } }, async (_request, reply) => await reply.code(await new Promise<number>((resolve) => { finish = resolve })).send({}))
+    app.post('/shared', { config: { webhook: true } }, async (_request, reply) => {
+      entered++
+      return await reply.code(await new Promise<number>((resolve) => { finish = resolve })).send({})
+    })
   })).app
+  // Waits (5 s at most) until the handler has been entered `count` times, so that `finish` answers that call.
+  const handlerReached = async (count: number): Promise<void> => {
+    const reached = (): boolean => entered >= count
+    for (let waited = 0; !reached() && waited < 5000; waited += 5) await new Promise((resolve) => setTimeout(resolve, 5))
+    t.equal(entered, count, 'the handler was reached')
+  }
   const [first, second] = [await replica(), await replica()]
   const handling = postTo(first, '/shared', tokenFor(key, { claims: { webhook_id: 'wh_shared' } }))
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  await handlerReached(1)
   const repeat = await postTo(second, '/shared', tokenFor(key, { claims: { webhook_id: 'wh_shared' } }))
   t.equal(repeat.json().code, 'WEBHOOK_DELIVERY_IN_PROGRESS', 'the other replica does not acknowledge what is not handled yet')
   finish(500)
   t.equal((await handling).statusCode, 500)
   const retry = postTo(second, '/shared', tokenFor(key, { claims: { webhook_id: 'wh_shared' } }))
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  await handlerReached(2)
   finish(200)
   t.equal((await retry).statusCode, 200, 'the failed first handling released the id: the retry was handled')
   t.same((await postTo(first, '/shared', tokenFor(key, { claims: { webhook_id: 'wh_shared' } }))).json(), { duplicate: true, id: 'wh_shared' })

@@ -32,6 +32,7 @@ t.test('invalid options are refused at registration, naming the option and its r
     [{ ...base, bodyDigest: 'off' }, 'bodyDigest', /'required' or 'optional'/],
     [{ ...base, replayStore: {} }, 'replayStore', /remember\(key, expiresAtMs\)/],
     [{ ...base, replayStore: 5 }, 'replayStore', /remember/],
+    [{ ...base, replayStoreFailure: 'open' }, 'replayStoreFailure', /'reject' \(fail closed: 503, the default\) or 'accept'/],
     [{ ...base, jwks: 5 }, 'jwks', /must be an object/],
     [{ ...base, jwks: { cooldown: -1 } }, 'jwks.cooldown', /must be a duration/],
     [{ ...base, jwks: { timeout: 0 } }, 'jwks.timeout', /more than 0/],
@@ -59,6 +60,7 @@ t.test('defaults', async (t) => {
     maxTokenAgeSec: 300,
     maxTokenBytes: 8192,
     bodyDigest: 'required',
+    replayStoreFailure: 'reject',
     jwks: { cacheMaxAgeMs: 600_000, cooldownMs: 30_000, timeoutMs: 5000, maxStaleMs: 3_600_000, maxBytes: 65536, maxKeys: 50, requireThumbprintKids: true }
   })
   t.same([...settings.algorithms], ['ES256'])

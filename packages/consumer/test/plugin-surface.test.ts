@@ -1,6 +1,6 @@
 import t from 'tap'
 import underPressure from '@fastify/under-pressure'
-import { WARM_UP_WAIT_MS, consumerHealthCheck, webhookPressureHandler } from '@webhook-jwt/consumer'
+import { WARM_UP_WAIT_MS, consumerHealthCheck, webhookPressureHandler, type ReplayStore } from '@webhook-jwt/consumer'
 import { receiverProblem } from '@webhook-jwt/protocol'
 import { buildConsumer, deliver } from './helpers/consumer-app.ts'
 import { startJwksServer } from './helpers/jwks-server.ts'
@@ -125,6 +125,20 @@ t.test('the replay store is closed with the app', async (t) => {
   const { app } = await buildConsumer(t, server.url, { replayStore: { remember: () => true, close: async () => { closed++ } } })
   await app.close()
   t.equal(closed, 1)
+})
+
+t.test('the deduplicate store is closed with the app too, once when it is also the replay store', async (t) => {
+  const key = await testKey()
+  const server = await startJwksServer(t, { keys: [key.publicJwk] })
+  const closed: string[] = []
+  const store = (name: string): ReplayStore => ({ remember: () => true, forget: () => {}, close: async () => { closed.push(name) } })
+  await (await buildConsumer(t, server.url, { replayStore: store('replay'), deduplicate: { store: store('dedupe') } })).app.close()
+  t.same(closed, ['replay', 'dedupe'])
+  const shared = store('shared')
+  await (await buildConsumer(t, server.url, { replayStore: shared, deduplicate: { store: shared } })).app.close()
+  t.same(closed, ['replay', 'dedupe', 'shared'])
+  await (await buildConsumer(t, server.url, { deduplicate: true })).app.close()
+  t.same(closed, ['replay', 'dedupe', 'shared'], 'memory stores have nothing to close')
 })
 
 t.test('listeners that throw or reject change nothing: verification, fetches and startup go on', async (t) => {

@@ -9,7 +9,7 @@ export interface ReplayStore {
   /**
    * Records `key` until `expiresAtMs` (milliseconds since the epoch). Resolves true the first time a key is
    * seen, false for every later time while it is remembered. Throws (or rejects) when it cannot tell: the
-   * consumer then answers 503, never accepts.
+   * consumer then answers 503, never accepts (unless it is set to fail open, `replayStoreFailure: 'accept'`).
    */
   remember(key: string, expiresAtMs: number, nowMs: number): boolean | Promise<boolean>
   /** Drops `key`. Needed only by a store used as `deduplicate.store`, to release a `webhook_id` whose handler failed. */
