@@ -10,7 +10,7 @@ const redisUrl = await redisOrSkip(t, 'consumer replicas sharing a Redis replay 
 if (redisUrl !== null) {
   const { default: consumer } = await import('@webhook-jwt/consumer')
   const { memoryKeyStore } = await import('@webhook-jwt/producer')
-  const { redisReplayStore } = await import('../packages/redis/src/index.ts')
+  const { redisReplayStore } = await import('@webhook-jwt/redis')
   const { AUDIENCE, ISSUER, startSender } = await import('./support/webhook-pair.ts')
   const { until } = await import('../packages/producer/test/helpers/producer-app.ts')
   type ConsumerOptions = Parameters<typeof consumer>[1]

@@ -20,8 +20,8 @@ export interface RedisKeyStoreOptions {
   maxStaleness?: Duration
   /** How long the step lease lasts if its holder never releases it (it died or paused). Default 15. */
   leaseTtl?: Duration
-  /** Milliseconds one Redis command may take before it counts as failed. Default 1000. */
-  commandTimeout?: number
+  /** How long one Redis call may take before it counts as failed. Default 1 (second); `'500ms'` is accepted. */
+  commandTimeout?: Duration
 }
 
 /** Defaults of `redisKeyStore`. */
@@ -81,8 +81,8 @@ export function redisKeyStore (options: RedisKeyStoreOptions): KeyStore {
   if (typeof prefix !== 'string' || prefix === '') throw new WebhookOptionError('redisKeyStore.prefix', `must be a non-empty string (got ${describeValue(prefix)})`)
   const maxStaleness = readSeconds(options.maxStaleness, DEFAULT_MAX_STALENESS, 'redisKeyStore.maxStaleness')
   const leaseTtlMs = readSeconds(options.leaseTtl, DEFAULT_LEASE_TTL, 'redisKeyStore.leaseTtl') * 1000
-  const timeoutMs = options.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) throw new WebhookOptionError('redisKeyStore.commandTimeout', `must be a whole number of milliseconds of at least 1 (got ${describeValue(timeoutMs)})`)
+  const timeoutMs = parseDuration(options.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS / 1000, 'redisKeyStore.commandTimeout') * 1000
+  if (timeoutMs === 0) throw new WebhookOptionError('redisKeyStore.commandTimeout', 'must be more than 0')
   const connection = openConnection(options.connection, 'redisKeyStore.connection')
   const { client } = connection
   const keys = { set: `${prefix}set`, revision: `${prefix}revision`, lease: `${prefix}lease`, fence: `${prefix}fence`, changed: `${prefix}changed` }

@@ -118,7 +118,7 @@ if (url !== null) {
   t.test('an unreachable server, and one that never answers: each call fails within commandTimeout', async (t) => {
     const server = await PrivateRedis.start()
     t.teardown(() => server.stop())
-    const store = redisKeyStore({ connection: server.url, prefix: 'down:', commandTimeout: 300 })
+    const store = redisKeyStore({ connection: server.url, prefix: 'down:', commandTimeout: '300ms' })
     t.teardown(() => store.close?.())
     t.equal(await store.read(), null)
     await server.down('kill')
@@ -134,7 +134,7 @@ if (url !== null) {
     const silent = createServer((socket) => { sockets.add(socket) })
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
     t.teardown(() => { for (const socket of sockets) socket.destroy(); silent.close() })
-    const mute = redisKeyStore({ connection: `redis://127.0.0.1:${(silent.address() as { port: number }).port}`, commandTimeout: 200 })
+    const mute = redisKeyStore({ connection: `redis://127.0.0.1:${(silent.address() as { port: number }).port}`, commandTimeout: '200ms' })
     t.teardown(() => mute.close?.())
     const before = Date.now()
     await t.rejects(mute.read(), { code: 'WEBHOOK_KEY_STORE_UNAVAILABLE', message: /took longer than 200 ms/ })
