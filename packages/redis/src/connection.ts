@@ -45,20 +45,27 @@ export function openConnection (value: unknown, option: string): OpenedConnectio
 const pendingReady = new WeakMap<Redis, Promise<void>>()
 
 /**
- * Resolves once the client can take commands: connects a client the store opened lazily (nothing connects
- * before registration succeeds), and otherwise waits for the (re)connection under way. Callers bound the wait.
+ * Connects a client the store opened lazily (nothing connects before registration succeeds), and waits for a
+ * first connection under way. A client that lost its connection is not waited for: its commands fail at
+ * once (a store's own client has no offline queue) while it reconnects in the background. Callers bound the wait.
  */
 export async function connectOwned (connection: OpenedConnection): Promise<void> {
   const { client } = connection
-  if (client.status === 'ready') return
   if (connection.owned && client.status === 'wait') {
     await client.connect()
     return
   }
-  // One listener for all the callers waiting, however many arrive while Redis is away.
+  if (client.status !== 'connecting' && client.status !== 'connect') return
+  // One listener for all the callers waiting, however many arrive during the first connection.
   let ready = pendingReady.get(client)
   if (ready === undefined) {
-    ready = new Promise<void>((resolve) => client.once('ready', resolve)).finally(() => pendingReady.delete(client))
+    ready = new Promise<void>((resolve) => {
+      const settle = (): void => {
+        client.off('ready', settle).off('close', settle)
+        resolve()
+      }
+      client.once('ready', settle).once('close', settle)
+    }).finally(() => pendingReady.delete(client))
     pendingReady.set(client, ready)
   }
   await ready

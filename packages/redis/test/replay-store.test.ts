@@ -165,7 +165,7 @@ if (url !== null) {
     const forget = await timed(owned.forget('k'))
     t.ok(forget.error !== undefined && forget.ms < 1000, `forget too: ${forget.ms} ms, ${forget.error?.message}`)
     const closed = await timed(owned.close())
-    t.ok(closed.error === undefined && closed.ms >= 190 && closed.ms < 1000, `close gave up waiting for QUIT and dropped the connection after ${closed.ms} ms`)
+    t.ok(closed.error === undefined && closed.ms < 190, `close dropped the connection that never became ready, without waiting for QUIT (${closed.ms} ms)`)
 
     // A client of yours keeps its own settings (here ioredis' default offline queue): the bound still holds.
     const client = new Redis(silentUrl, { lazyConnect: true, maxRetriesPerRequest: null })
