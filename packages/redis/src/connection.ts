@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis'
-import { WebhookOptionError, describeValue } from '@webhook-jwt/protocol'
+import { WebhookOptionError, describeValue, parseDuration, type Duration } from '@webhook-jwt/protocol'
 
 /**
  * How a store reaches Redis: a `redis://` or `rediss://` URL, ioredis options, or an ioredis client of yours
@@ -9,6 +9,13 @@ export type RedisConnection = string | RedisOptions | Redis
 
 /** Default bound on one Redis command made by a store: past it the command counts as failed. */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 1000
+
+/** Reads a store's `commandTimeout` option (a duration, default 1 s) into milliseconds. */
+export function readCommandTimeout (value: Duration | undefined, option: string): number {
+  const timeoutMs = parseDuration(value ?? DEFAULT_COMMAND_TIMEOUT_MS / 1000, option) * 1000
+  if (timeoutMs <= 0) throw new WebhookOptionError(option, 'must be more than 0')
+  return timeoutMs
+}
 
 /** A client opened for a store, and whether the store closes it. */
 export interface OpenedConnection {

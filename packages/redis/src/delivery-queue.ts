@@ -3,7 +3,7 @@ import { Queue, Worker, type Job } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { describeValue, objectOption, parseDuration, positiveInteger, WebhookOptionError, type Duration } from '@webhook-jwt/protocol'
 import type { DeliveryJob, DeliveryQueue } from '@webhook-jwt/producer'
-import { closeOwned, connectOwned, DEFAULT_COMMAND_TIMEOUT_MS, openConnection, withTimeout, type OpenedConnection, type RedisConnection } from './connection.ts'
+import { closeOwned, connectOwned, openConnection, readCommandTimeout, withTimeout, type OpenedConnection, type RedisConnection } from './connection.ts'
 
 /** Options of `bullmqDeliveryQueue`. Durations in seconds, or strings such as `'30s'`. */
 export interface BullmqDeliveryQueueOptions {
@@ -100,8 +100,7 @@ export function bullmqDeliveryQueue (options: BullmqDeliveryQueueOptions): Deliv
   const lockDuration = parseDuration(raw.lockDuration ?? DEFAULT_LOCK_DURATION, 'lockDuration')
   if (lockDuration < MIN_LOCK_DURATION) throw new WebhookOptionError('lockDuration', `must be at least ${MIN_LOCK_DURATION} s: the lease is renewed every half of it (got ${describeValue(raw.lockDuration)})`)
   const lookahead = positiveInteger(raw.lookahead, DEFAULT_LOOKAHEAD, 'lookahead')
-  const commandTimeoutMs = parseDuration(raw.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS / 1000, 'commandTimeout') * 1000
-  if (commandTimeoutMs <= 0) throw new WebhookOptionError('commandTimeout', 'must be more than 0')
+  const commandTimeoutMs = readCommandTimeout(raw.commandTimeout, 'commandTimeout')
   const lockDurationMs = lockDuration * 1000
   const connection = adoptedOrOwned(raw.connection)
 

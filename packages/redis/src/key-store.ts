@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis'
-import { WebhookOptionError, describeValue, parseDuration, type Duration } from '@webhook-jwt/protocol'
+import { WebhookOptionError, describeValue, objectOption, parseDuration, type Duration } from '@webhook-jwt/protocol'
 import {
   KeyStoreConflictError, KeyStoreCorruptError, KeyStoreFencedError, KeyStoreUnavailableError,
   type KeyStore, type KeyStoreLease, type StoredKeySet
 } from '@webhook-jwt/producer'
-import { DEFAULT_COMMAND_TIMEOUT_MS, closeOwned, connectOwned, openConnection, withTimeout, type RedisConnection } from './connection.ts'
+import { closeOwned, connectOwned, openConnection, readCommandTimeout, withTimeout, type RedisConnection } from './connection.ts'
 
 /** Options of `redisKeyStore`. Durations are in seconds, or strings such as `'30s'`. */
 export interface RedisKeyStoreOptions {
@@ -76,14 +76,13 @@ function readSeconds (value: unknown, fallback: number, option: string): number 
  * })
  */
 export function redisKeyStore (options: RedisKeyStoreOptions): KeyStore {
-  if (typeof options !== 'object' || options === null) throw new WebhookOptionError('redisKeyStore', `must be an options object (got ${describeValue(options)})`)
-  const prefix = options.prefix ?? DEFAULT_KEY_STORE_PREFIX
+  const raw = objectOption(options, 'redisKeyStore') as Partial<RedisKeyStoreOptions>
+  const prefix = raw.prefix ?? DEFAULT_KEY_STORE_PREFIX
   if (typeof prefix !== 'string' || prefix === '') throw new WebhookOptionError('redisKeyStore.prefix', `must be a non-empty string (got ${describeValue(prefix)})`)
-  const maxStaleness = readSeconds(options.maxStaleness, DEFAULT_MAX_STALENESS, 'redisKeyStore.maxStaleness')
-  const leaseTtlMs = readSeconds(options.leaseTtl, DEFAULT_LEASE_TTL, 'redisKeyStore.leaseTtl') * 1000
-  const timeoutMs = parseDuration(options.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS / 1000, 'redisKeyStore.commandTimeout') * 1000
-  if (timeoutMs === 0) throw new WebhookOptionError('redisKeyStore.commandTimeout', 'must be more than 0')
-  const connection = openConnection(options.connection, 'redisKeyStore.connection')
+  const maxStaleness = readSeconds(raw.maxStaleness, DEFAULT_MAX_STALENESS, 'redisKeyStore.maxStaleness')
+  const leaseTtlMs = readSeconds(raw.leaseTtl, DEFAULT_LEASE_TTL, 'redisKeyStore.leaseTtl') * 1000
+  const timeoutMs = readCommandTimeout(raw.commandTimeout, 'redisKeyStore.commandTimeout')
+  const connection = openConnection(raw.connection, 'redisKeyStore.connection')
   const { client } = connection
   const keys = { set: `${prefix}set`, revision: `${prefix}revision`, lease: `${prefix}lease`, fence: `${prefix}fence`, changed: `${prefix}changed` }
   const description = `redis ${prefix}`

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
-import { WebhookOptionError, describeValue, objectOption, parseDuration, type Duration } from '@webhook-jwt/protocol'
+import { WebhookOptionError, describeValue, objectOption, type Duration } from '@webhook-jwt/protocol'
 import type { ReplayStore } from '@webhook-jwt/consumer'
-import { DEFAULT_COMMAND_TIMEOUT_MS, closeOwned, connectOwned, openConnection, withTimeout, type RedisConnection } from './connection.ts'
+import { closeOwned, connectOwned, openConnection, readCommandTimeout, withTimeout, type RedisConnection } from './connection.ts'
 
 /** The default key prefix of `redisReplayStore`. */
 export const DEFAULT_REPLAY_PREFIX = 'webhook-jwt:replay:'
@@ -50,8 +50,7 @@ export function redisReplayStore (options: RedisReplayStoreOptions): RedisReplay
   if (typeof prefix !== 'string' || prefix === '') {
     throw new WebhookOptionError('redisReplayStore.prefix', `must be a non-empty string, such as 'webhook-jwt:replay:' (got ${describeValue(prefix)})`)
   }
-  const timeoutMs = parseDuration(raw.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS / 1000, 'redisReplayStore.commandTimeout') * 1000
-  if (timeoutMs === 0) throw new WebhookOptionError('redisReplayStore.commandTimeout', 'must be more than 0')
+  const timeoutMs = readCommandTimeout(raw.commandTimeout, 'redisReplayStore.commandTimeout')
   // Opened last, once every other option is known to be good: a refused store leaves no client behind.
   const connection = openConnection(raw.connection, 'redisReplayStore.connection')
   const { client } = connection
