@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import t from 'tap'
 import type { DeliveryAttemptEvent, DeliveryOutcomeEvent } from '@webhook-jwt/producer'
-import { redisOrSkip, uniquePrefix } from './support/redis.ts'
+import { deleteKeys, redisOrSkip, uniquePrefix } from './support/redis.ts'
 import type { ReplicaConfig } from './support/delivery-replica.ts'
 
 // Two producer replicas share one BullMQ delivery queue and one key file. The first, a process of its own,
@@ -19,7 +19,7 @@ async function scenario (redisUrl: string): Promise<void> {
   const { bullmqDeliveryQueue } = await import('@webhook-jwt/redis')
   const { fileKeyStore } = await import('@webhook-jwt/producer')
   const { startReceiver, startSender, AUDIENCE, ISSUER } = await import('./support/webhook-pair.ts')
-  const { deleteKeys, jobCounts } = await import('../packages/redis/test/helpers/bullmq-keys.ts')
+  const { jobCounts } = await import('../packages/redis/test/helpers/bullmq-keys.ts')
   const { until } = await import('../packages/producer/test/helpers/producer-app.ts')
   const LOCK_DURATION = 1
 

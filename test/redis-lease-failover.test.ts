@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
 import type { StoredKeySet } from '@webhook-jwt/producer'
-import { redisOrSkip, uniquePrefix } from './support/redis.ts'
+import { deleteKeys, redisOrSkip, uniquePrefix } from './support/redis.ts'
 import type { KeyStepReplicaConfig } from './support/key-step-replica.ts'
 
 // The replica holding the step lease dies, or pauses past its lease, in the middle of a step (key generated,
@@ -17,7 +17,7 @@ const LEASE_TTL = 1
 
 const url = await redisOrSkip(t, 'Redis lease failover scenarios')
 if (url !== null) {
-  const { buildProducer } = await import('../packages/producer/test/helpers/producer-app.ts')
+  const { buildProducer, until } = await import('../packages/producer/test/helpers/producer-app.ts')
   const { redisKeyStore } = await import('@webhook-jwt/redis')
   const admin = new Redis(url)
   t.teardown(() => admin.quit())
@@ -35,20 +35,9 @@ if (url !== null) {
     return { child, messages }
   }
 
-  const until = async (condition: () => boolean, timeoutMs = 30_000): Promise<void> => {
-    const deadline = Date.now() + timeoutMs
-    while (!condition()) {
-      if (Date.now() > deadline) throw new Error('condition not met in time')
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-  }
-
   const setup = async (t: Test, mode: KeyStepReplicaConfig['mode']): Promise<{ survivor: Awaited<ReturnType<typeof buildProducer>>, replica: Replica, stalledKid: string, stored: () => Promise<StoredKeySet> }> => {
     const prefix = uniquePrefix('lease-failover')
-    t.teardown(async () => {
-      const keys = await admin.keys(`${prefix}*`)
-      if (keys.length > 0) await admin.del(...keys)
-    })
+    t.teardown(() => deleteKeys(url, prefix))
     // The survivor bootstraps the set; it rotates only when the test asks it to.
     const survivor = await buildProducer(t, {
       keyStore: redisKeyStore({ connection: url, prefix, leaseTtl: LEASE_TTL, maxStaleness: 1 }),
@@ -60,7 +49,7 @@ if (url !== null) {
     })
     const first = survivor.app.webhooks.status().activeKid
     const replica = startReplica(t, { mode, redisUrl: url, prefix, keyEncryptionKey: KEK, leaseTtl: LEASE_TTL })
-    await until(() => replica.messages.some((message) => 'writing' in message))
+    await until(() => replica.messages.some((message) => 'writing' in message), 30_000)
     const writing = replica.messages.find((message) => 'writing' in message)?.writing as string[]
     t.equal(writing.length, 2, 'the stalled replica holds the lease with its new key generated')
     const stalledKid = writing.find((kid) => kid !== first) as string
@@ -92,13 +81,13 @@ if (url !== null) {
     const first = survivor.app.webhooks.status().activeKid
     await new Promise((resolve) => setTimeout(resolve, LEASE_TTL * 1000 + 200))
     const rotation = survivor.app.webhooks.rotate()
-    await until(() => survivor.app.webhooks.status().rotationInProgress)
+    await until(() => survivor.app.webhooks.status().rotationInProgress, 30_000)
     replica.child.stdin?.write('go\n')
-    await until(() => replica.messages.some((message) => 'refused' in message))
+    await until(() => replica.messages.some((message) => 'refused' in message), 30_000)
     t.match(replica.messages.find((message) => 'refused' in message), { refused: 'WEBHOOK_KEY_STORE_FENCED' })
     const result = await rotation
     await checkCompleted(t, survivor, stalledKid, await stored(), first, result.activeKid)
-    await until(() => replica.messages.some((message) => 'rotated' in message))
+    await until(() => replica.messages.some((message) => 'rotated' in message), 30_000)
     t.match(replica.messages.find((message) => 'rotated' in message), { rotated: { previousKid: first, activeKid: result.activeKid } }, 'the paused replica\'s own rotate() settles on the rotation the other replica ran')
   })
 }

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { Redis } from 'ioredis'
@@ -26,6 +25,7 @@ if (shared !== null) {
   const { default: producer } = await import('@webhook-jwt/producer')
   const { default: consumer } = await import('@webhook-jwt/consumer')
   const { redisKeyStore, redisReplayStore } = await import('@webhook-jwt/redis')
+  const { startJwksProxy } = await import('./support/webhook-pair.ts')
 
   t.test('2 producers + 2 consumers on one Redis, through three rotations and a Redis restart', async (t) => {
     // A server of the test's own, so that it can be restarted without touching the shared one.
@@ -41,20 +41,9 @@ if (shared !== null) {
     }))
 
     // The load balancer in front of the producers: each JWKS request goes to the next replica.
+    const targets = producers.map((app) => new URL('/.well-known/jwks.json', `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`))
     let turn = 0
-    const balancer: Server = createServer((request, response) => {
-      const target = producers[turn++ % producers.length]?.server.address() as AddressInfo
-      fetch(`http://127.0.0.1:${target.port}${request.url ?? '/'}`).then(async (upstream) => {
-        response.writeHead(upstream.status, Object.fromEntries(upstream.headers))
-        response.end(Buffer.from(await upstream.arrayBuffer()))
-      }, () => request.socket.destroy())
-    })
-    await new Promise<void>((resolve) => balancer.listen(0, '127.0.0.1', resolve))
-    t.teardown(async () => {
-      balancer.closeAllConnections()
-      await new Promise((resolve) => balancer.close(resolve))
-    })
-    const jwksUrl = `http://127.0.0.1:${(balancer.address() as AddressInfo).port}/.well-known/jwks.json`
+    const jwksUrl = (await startJwksProxy(t, () => targets[turn++ % targets.length] as URL)).url
 
     const consumers = await Promise.all(['1', '2'].map(async () => {
       const app = Fastify()

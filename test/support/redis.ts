@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Redis } from 'ioredis'
 
 // Tests against a real Redis server. CI (.ci/run) makes sure one runs on 127.0.0.1:6379 and sets
 // WEBHOOK_JWT_REQUIRE_REDIS=1, so a missing server fails the run there; on a machine without Redis the tests
@@ -58,6 +59,17 @@ export async function redisOrSkip (t: SkipContext, what: string): Promise<string
 /** A key prefix no other test uses, so test files can share one server. */
 export function uniquePrefix (name: string): string {
   return `webhook-jwt-test:${name}:${randomBytes(6).toString('hex')}:`
+}
+
+/** Deletes every key that starts with `prefix`: a test's cleanup of what it wrote. */
+export async function deleteKeys (url: string, prefix: string): Promise<void> {
+  const client = new Redis(url)
+  try {
+    const keys = await client.keys(`${prefix}*`)
+    if (keys.length > 0) await client.del(...keys)
+  } finally {
+    await client.quit()
+  }
 }
 
 /** A TCP port free on loopback right now. */

@@ -31,17 +31,18 @@ export async function startSender (t: TestContext, options: Partial<WebhookProdu
 export interface JwksProxy {
   url: URL
   up: boolean
-  target: URL
+  /** Where requests go; a function picks a target per request (a round-robin balancer, say). */
+  target: URL | (() => URL)
 }
 
-export async function startJwksProxy (t: TestContext, target: URL): Promise<JwksProxy> {
+export async function startJwksProxy (t: TestContext, target: URL | (() => URL)): Promise<JwksProxy> {
   const proxy: JwksProxy = { url: new URL('http://127.0.0.1/'), up: true, target }
   const server: Server = createServer((request, response) => {
     if (!proxy.up) {
       request.socket.destroy()
       return
     }
-    fetch(proxy.target).then(async (upstream) => {
+    fetch(typeof proxy.target === 'function' ? proxy.target() : proxy.target).then(async (upstream) => {
       response.writeHead(upstream.status, Object.fromEntries(upstream.headers))
       response.end(Buffer.from(await upstream.arrayBuffer()))
     }, () => request.socket.destroy())

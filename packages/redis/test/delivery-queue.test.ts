@@ -2,8 +2,8 @@ import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
 import type { DeliveryJob, DeliveryQueue } from '@webhook-jwt/producer'
 import type { BullmqDeliveryQueueOptions } from '@webhook-jwt/redis'
-import { PrivateRedis, redisOrSkip, uniquePrefix } from '../../../test/support/redis.ts'
-import { countKeys, deleteKeys, jobCounts, killConnections } from './helpers/bullmq-keys.ts'
+import { PrivateRedis, deleteKeys, redisOrSkip, uniquePrefix } from '../../../test/support/redis.ts'
+import { countKeys, jobCounts, killConnections } from './helpers/bullmq-keys.ts'
 
 // The BullMQ delivery queue against a real Redis. The module under test is imported only once a server
 // answers, so a machine without Redis reports the file skipped and computes no coverage for it.

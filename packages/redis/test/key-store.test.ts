@@ -3,7 +3,7 @@ import { createServer, type Socket } from 'node:net'
 import t from 'tap'
 import { Redis } from 'ioredis'
 import type { StoredKeySet } from '@webhook-jwt/producer'
-import { PrivateRedis, redisOrSkip, uniquePrefix } from '../../../test/support/redis.ts'
+import { PrivateRedis, deleteKeys, redisOrSkip, uniquePrefix } from '../../../test/support/redis.ts'
 
 // redisKeyStore against a real Redis server: the lease and its fence, the atomic revision check, the change
 // channel, and what an unreachable or silent server does to each call.
@@ -12,14 +12,11 @@ const url = await redisOrSkip(t, 'redisKeyStore tests')
 if (url !== null) {
   // Loaded only once a server answers, so that a machine without Redis reports a skip, not missing coverage.
   const { redisKeyStore, DEFAULT_KEY_STORE_PREFIX, DEFAULT_MAX_STALENESS } = await import('@webhook-jwt/redis')
-  const { buildProducer, startupError } = await import('../../producer/test/helpers/producer-app.ts')
+  const { buildProducer, startupError, until } = await import('../../producer/test/helpers/producer-app.ts')
   const admin = new Redis(url)
   const prefixes: string[] = []
   t.teardown(async () => {
-    for (const prefix of prefixes) {
-      const keys = await admin.keys(`${prefix}*`)
-      if (keys.length > 0) await admin.del(...keys)
-    }
+    for (const prefix of prefixes) await deleteKeys(url, prefix)
     await admin.quit()
   })
   const prefix = (name: string): string => {
@@ -92,10 +89,10 @@ if (url !== null) {
     t.teardown(async () => { await writer.close?.(); await watcher.close?.() })
     let told = 0
     const unwatch = watcher.watch?.(() => { told++ }) as () => void
-    await until(() => told === 1)
+    await until(() => told === 1, 5000)
     const lease = await writer.lease?.() ?? undefined
     await writer.write(keySet(1), null, lease)
-    await until(() => told === 2)
+    await until(() => told === 2, 5000)
     unwatch()
     await writer.write(keySet(2), 1, lease)
     await new Promise((resolve) => setTimeout(resolve, 100))
@@ -169,17 +166,9 @@ if (url !== null) {
     const stored = JSON.parse(await admin.get(`${chosen}set`) as string) as StoredKeySet
     t.equal(stored.keys[0]?.privateKey?.format, 'A256GCM', 'encrypted at rest')
     const rotation = a.app.webhooks.rotate()
-    await until(() => b.app.webhooks.status().rotationInProgress)
+    await until(() => b.app.webhooks.status().rotationInProgress, 5000)
     const { activeKid } = await rotation
     await until(() => b.app.webhooks.status().activeKid === activeKid && !b.app.webhooks.status().rotationInProgress, 10_000)
     t.pass('the other replica followed the whole rotation')
   })
-}
-
-async function until (condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
 }

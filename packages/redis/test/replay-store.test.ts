@@ -1,6 +1,6 @@
 import { createServer, type Socket } from 'node:net'
 import t from 'tap'
-import { PrivateRedis, freePort, redisOrSkip, uniquePrefix } from '../../../test/support/redis.ts'
+import { PrivateRedis, deleteKeys, freePort, redisOrSkip, uniquePrefix } from '../../../test/support/redis.ts'
 
 // The Redis replay store against a real server. Without one, the file skips itself before loading the store.
 const url = await redisOrSkip(t, 'redisReplayStore tests')
@@ -15,10 +15,7 @@ if (url !== null) {
   t.teardown(() => inspector.quit())
   const prefixes: string[] = []
   t.teardown(async () => {
-    for (const prefix of prefixes) {
-      const keys = await inspector.keys(`${prefix}*`)
-      if (keys.length > 0) await inspector.del(...keys)
-    }
+    for (const prefix of prefixes) await deleteKeys(url, prefix)
   })
 
   const newPrefix = (name: string): string => {

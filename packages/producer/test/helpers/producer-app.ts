@@ -38,9 +38,9 @@ export async function listen (app: FastifyInstance, path = '/.well-known/jwks.js
 }
 
 /** Waits, on the real clock, until `condition` holds; fails after `timeoutMs`. */
-export async function until (condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+export async function until (condition: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error('condition not met in time')
     await new Promise((resolve) => setTimeout(resolve, 2))
   }

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis'
 import { Queue } from 'bullmq'
 
-// What a test sees of a BullMQ queue from outside, and the cleanup of its keys. Not a test file itself.
+// What a test sees of a BullMQ queue from outside. Not a test file itself.
 
 export type JobCounts = Record<'wait' | 'active' | 'delayed' | 'completed' | 'failed', number>
 
@@ -22,17 +22,6 @@ export async function countKeys (url: string, prefix: string): Promise<number> {
   const client = new Redis(url)
   try {
     return (await client.keys(`${prefix}*`)).length
-  } finally {
-    await client.quit()
-  }
-}
-
-/** Deletes every key that starts with `prefix`. */
-export async function deleteKeys (url: string, prefix: string): Promise<void> {
-  const client = new Redis(url)
-  try {
-    const keys = await client.keys(`${prefix}*`)
-    if (keys.length > 0) await client.del(...keys)
   } finally {
     await client.quit()
   }
