@@ -307,3 +307,5 @@ export { JWKS_DEFAULTS, DEFAULT_MAX_TOKEN_BYTES, type WebhookConsumerOptions, ty
 export { memoryReplayStore, ReplayStoreFullError, type ReplayStore, type MemoryReplayStoreOptions } from './replay/replay-store.ts'
 export { MIN_CACHE_AGE_MS, FIRST_FETCH_BACKOFF_MS, type KeySetFetchEvent, type KeySetStatus, type FetchReason } from './key-set/remote-key-set.ts'
 export { DEFAULT_DEDUPLICATE_WINDOW, DEFAULT_PROCESSING_TIMEOUT, type DuplicateStatus } from './replay/duplicate-check.ts'
+export { explainWebhook, type WebhookExplanation, type WebhookCheck, type WebhookCheckName, type WebhookToExplain } from './verify/explain-webhook.ts'
+export type { TokenCheckName } from './token/check-claims.ts'
