@@ -309,3 +309,4 @@ export { MIN_CACHE_AGE_MS, FIRST_FETCH_BACKOFF_MS, type KeySetFetchEvent, type K
 export { DEFAULT_DEDUPLICATE_WINDOW, DEFAULT_PROCESSING_TIMEOUT, type DuplicateStatus } from './replay/duplicate-check.ts'
 export { explainWebhook, type WebhookExplanation, type WebhookCheck, type WebhookCheckName, type WebhookToExplain } from './verify/explain-webhook.ts'
 export type { TokenCheckName } from './token/check-claims.ts'
+export { parseCompactJws as decodeWebhookToken, type ParsedToken } from './token/compact-jws.ts'

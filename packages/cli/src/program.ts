@@ -1,0 +1,75 @@
+import { createRequire } from 'node:module'
+import { Command, CommanderError } from 'commander'
+import { WebhookOptionError } from '@webhook-jwt/protocol'
+import { CliError, EXIT, type ExitCode } from './cli-error.ts'
+import { Output, type Terminal } from './output.ts'
+
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string }
+
+/** What a command's action gets: its output, the terminal (for standard input), and its parsed options. */
+export interface CommandContext<Options> {
+  output: Output
+  terminal: Terminal
+  options: Options
+}
+
+/** A command's action: resolves the exit code, or throws a `CliError`. */
+export type CommandAction<Args extends unknown[], Options> = (context: CommandContext<Options>, ...args: Args) => Promise<ExitCode>
+
+/** Builds one subcommand on `program` and runs its actions through `run`. */
+export type CommandDefinition = (program: Command, run: <Args extends unknown[], Options>(action: CommandAction<Args, Options>) => (...args: unknown[]) => Promise<void>) => void
+
+/**
+ * Runs the `webhook-jwt` command line and resolves its exit code: 0 yes, 1 no, 2 usage, 3 could not find out.
+ * Every command takes `--json` (one JSON document on stdout) and `--no-color`.
+ */
+export async function runProgram (argv: readonly string[], terminal: Terminal, commands: readonly CommandDefinition[]): Promise<ExitCode> {
+  let exitCode: ExitCode = EXIT.ok
+  const program = new Command('webhook-jwt')
+    .description('Operate webhook-jwt: decode a token, inspect a JWKS, explain a verification, operate a producer key store.')
+    .version(version)
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage and an example)')
+    .configureOutput({
+      writeOut: (text) => { terminal.stdout.write(text) },
+      writeErr: (text) => { terminal.stderr.write(text) }
+    })
+
+  function run<Args extends unknown[], Options> (action: CommandAction<Args, Options>): (...args: unknown[]) => Promise<void> {
+    return async (...args) => {
+      // Commander passes the positional arguments, then the options, then the command itself.
+      const command = args.at(-1) as Command
+      const options = command.opts<Options & { json?: boolean, color: boolean }>()
+      const output = new Output(terminal, { json: options.json === true, color: options.color })
+      try {
+        exitCode = await action({ output, terminal, options }, ...(args.slice(0, -2) as Args))
+      } catch (error) {
+        if (error instanceof CliError) {
+          output.error(error.code, error.message)
+          exitCode = error.exitCode
+        } else if (error instanceof WebhookOptionError) {
+          // The plugins' option checks, reached through a flag: the same rule, named by the option.
+          output.error('USAGE', error.message)
+          exitCode = EXIT.usage
+        } else {
+          throw error
+        }
+      }
+    }
+  }
+
+  for (const define of commands) define(program, run)
+  for (const command of program.commands) {
+    command.exitOverride()
+      .option('--json', 'print one JSON document on stdout, for scripts')
+      .option('--no-color', 'no colours, even on a terminal (NO_COLOR works too)')
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' })
+  } catch (error) {
+    // --help and --version end the parse with exit code 0; every other Commander error is a wrong command line.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage
+    throw error
+  }
+  return exitCode
+}
