@@ -60,7 +60,7 @@ export class Output {
   /** A failure: on stderr as text, or as `{ "error": { code, message } }` on stdout with `--json`, so scripts read one stream. */
   error (code: string, message: string): void {
     if (this.json) this.#terminal.stdout.write(`${JSON.stringify({ error: { code, message } }, null, 2)}\n`)
-    else this.#terminal.stderr.write(`${colourWanted(this.#terminal.stderr, this.#terminal.env, true) ? `\u001b[31merror\u001b[39m` : 'error'}: ${message}\n`)
+    else this.#terminal.stderr.write(`${colourWanted(this.#terminal.stderr, this.#terminal.env, true) ? '\u001b[31merror\u001b[39m' : 'error'}: ${message}\n`)
   }
 
   /** Progress and notes for the operator, on stderr so they never mix with what a script reads. */
