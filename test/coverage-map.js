@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs'
+
 // tap's coverage map. These tests run code in child processes, and those partial runs must not be merged
 // into the coverage of the sources:
 // - published-packages runs the built dist/, whose source maps point back at src/;
@@ -7,6 +9,13 @@
 //   rotation-demo-report.test.ts, and what the process adds, the live scenario, is checked by its output.
 const CHILD_PROCESS_TESTS = ['published-packages.test.ts', 'examples.test.ts', 'rotation-demo.test.ts']
 
+// The CLI's tests run the built command as a user does, in child processes; its dist/ maps back to src/,
+// so they cover the CLI's sources, and only those: the packages it runs are covered by their own tests.
+const CLI_SOURCES = readdirSync('packages/cli/src', { recursive: true, encoding: 'utf8' })
+  .filter((file) => file.endsWith('.ts'))
+  .map((file) => `packages/cli/src/${file}`)
+
 export default function coverageMap (testFile) {
+  if (testFile.includes('packages/cli/test/')) return CLI_SOURCES
   return CHILD_PROCESS_TESTS.some((name) => testFile.endsWith(`/${name}`)) ? null : []
 }
