@@ -32,3 +32,12 @@ export class CliError extends Error {
 export function usageError (message: string): CliError {
   return new CliError('USAGE', message, EXIT.usage)
 }
+
+/**
+ * A plugin option refused through a flag: the same rule, named by the flag the operator typed. The plugins'
+ * messages start with the quoted option path; `flags` maps those paths to flags.
+ */
+export function flagError (error: { option: string, message: string }, flags: Readonly<Record<string, string>>): CliError {
+  const flag = flags[error.option]
+  return usageError(flag === undefined ? error.message : `${flag} ${error.message.slice(error.option.length + 3)}`)
+}

@@ -15,7 +15,7 @@ export async function readBytes (path: string, stdin: Readable, what: string): P
   try {
     return await readFile(path)
   } catch (error) {
-    throw new CliError('FILE_UNREADABLE', `cannot read the ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
+    throw new CliError('FILE_UNREADABLE', `cannot read the ${what} ${path}: ${(error as NodeJS.ErrnoException).code as string}`)
   }
 }
 

@@ -1,5 +1,5 @@
 import { RECEIVER_ERRORS, bodyDigest, digestsMatch, type ReceiverErrorCode, type SigningAlgorithm } from '@webhook-jwt/protocol'
-import { WebhookVerificationError } from '../errors.ts'
+import type { WebhookVerificationError } from '../errors.ts'
 import { RemoteKeySet, type KeySetStatus } from '../key-set/remote-key-set.ts'
 import type { VerificationKey } from '../key-set/key-set-document.ts'
 import { readConsumerOptions, type WebhookConsumerOptions } from '../options.ts'
@@ -34,6 +34,9 @@ export interface WebhookExplanation {
   /**
    * What a consumer with these options answers: 200, or the first failing check's status and code. The
    * replay check is not run (it needs the receiver's own replay store), so 200 means "accepted the first time".
+   * The key set is fetched now, as a consumer does for a kid it does not know: a running consumer that fetched
+   * less than `jwks.cooldown` ago answers a recent token with an unknown kid 503 `WEBHOOK_KEY_UNAVAILABLE`
+   * until its cooldown lets it fetch, then the same 401 `WEBHOOK_KEY_UNKNOWN` as here.
    */
   verdict: { status: 200 | 401 | 503, code: ReceiverErrorCode | null, retryAfter: number | null }
 }
@@ -45,9 +48,9 @@ export interface WebhookToExplain {
   body?: Uint8Array | string
 }
 
-function failed (name: WebhookCheckName, error: unknown, reason?: string): WebhookCheck {
-  // Only coded verification errors are outcomes of a check; anything else is a bug and propagates.
-  if (!(error instanceof WebhookVerificationError)) throw error
+// Every check throws only coded verification errors (`reject`): the stages are the consumer's, which answers them all.
+function failed (name: WebhookCheckName, thrown: unknown, reason?: string): WebhookCheck {
+  const error = thrown as WebhookVerificationError
   return {
     name,
     outcome: 'failed',
