@@ -150,7 +150,7 @@ export { DEFAULT_RETRY_SCHEDULE, DEFAULT_RETRY_JITTER, DEFAULT_MAX_RETRY_AFTER }
 export { classifyAnswer, type AttemptVerdict } from './delivery/classify-answer.ts'
 export { SIGN_RETRY_MS } from './delivery/dispatcher.ts'
 export type { KeyTransitionEvent, ProducerHealth, ProducerStatus, KeyStatus, RotationResult } from './signing-keys.ts'
-export { STEP_RETRY_MS } from './signing-keys.ts'
+export { STEP_RETRY_MS, readStoredKeys } from './signing-keys.ts'
 export type { KeyStore, KeyStoreLease, StoredKeySet, StoredKey, StoredPrivateKey, KeyState, TransitionReason } from './key-store/key-store.ts'
 export { KEY_SET_FORMAT } from './key-store/key-store.ts'
 export { memoryKeyStore } from './key-store/memory-key-store.ts'

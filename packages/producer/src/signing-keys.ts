@@ -4,7 +4,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { callAt, emitSafely, formatDuration } from '@webhook-jwt/protocol'
 import { KeySetStaleError, KeyStoreBusyError, NoActiveKeyError, ProducerClosedError } from './errors.ts'
 import { buildJwksDocument, type JwksDocument } from './jwks/jwks-document.ts'
-import type { KeyState, KeyStoreLease, StoredKeySet, TransitionReason } from './key-store/key-store.ts'
+import type { KeyState, KeyStore, KeyStoreLease, StoredKeySet, TransitionReason } from './key-store/key-store.ts'
 import { generateSigningKey } from './keys/generate-key.ts'
 import { newKeyEntry, readKeySet, sealPlainKeys, writeKeySet, type KeyEntry } from './keys/key-entry.ts'
 import {
@@ -95,6 +95,32 @@ function dateOf (scheduled: { state: KeyState, atMs: number } | null): { state: 
 }
 
 const nothingToPrepare = async (): Promise<undefined> => undefined
+
+function keyStatusOf (key: KeyEntry): KeyStatus {
+  return {
+    kid: key.kid,
+    alg: key.alg,
+    state: key.state,
+    transitions: key.transitions.map((step) => ({ state: step.state, at: new Date(step.atMs), reason: step.reason })),
+    next: dateOf(key.scheduled)
+  }
+}
+
+/**
+ * The keys a key store holds, as `status()` lists them, read without the key-encryption key: the set is
+ * validated as a producer validates it (`WEBHOOK_KEY_STORE_CORRUPT` otherwise), but private keys are not
+ * opened. `null` when the store holds nothing yet. For tools that watch a store no process of theirs writes.
+ *
+ * @example
+ * const stored = await readStoredKeys(fileKeyStore({ path: '/var/lib/sender/webhook-keys.json' }))
+ * console.log(stored?.keys.find((key) => key.state === 'active')?.kid)
+ */
+export async function readStoredKeys (keyStore: Pick<KeyStore, 'read' | 'description'>): Promise<{ revision: number, keys: KeyStatus[] } | null> {
+  const stored = await keyStore.read()
+  if (stored === null) return null
+  const { revision, keys } = await readKeySet(stored, 'public-only', keyStore.description)
+  return { revision, keys: keys.map(keyStatusOf) }
+}
 
 /**
  * The producer's keys: loaded and checked at registration, changed only through the lifecycle functions,
@@ -252,13 +278,7 @@ export class SigningKeys {
       activeKid: this.#activeKey.kid,
       rotationInProgress: rotationInProgress(this.#keys),
       nextRotationAt: start === null ? null : new Date(start),
-      keys: this.#keys.map((key) => ({
-        kid: key.kid,
-        alg: key.alg,
-        state: key.state,
-        transitions: key.transitions.map((step) => ({ state: step.state, at: new Date(step.atMs), reason: step.reason })),
-        next: dateOf(key.scheduled)
-      }))
+      keys: this.#keys.map(keyStatusOf)
     }
   }
 

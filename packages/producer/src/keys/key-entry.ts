@@ -70,7 +70,10 @@ async function checkPublicKey (jwk: Record<string, unknown>, kid: string, alg: S
   return { published, publicKey }
 }
 
-async function readKey (value: unknown, index: number, keyEncryptionKey: Buffer | null): Promise<KeyEntry> {
+/** How private keys are read: opened with the key-encryption key (or none), or only checked for shape (`'public-only'`). */
+type PrivateKeyAccess = Buffer | null | 'public-only'
+
+async function readKey (value: unknown, index: number, keyEncryptionKey: PrivateKeyAccess): Promise<KeyEntry> {
   const where = `keys[${index}]`
   if (!isObject(value)) throw new Error(`${where} is not an object`)
   const { kid, alg } = value
@@ -96,6 +99,7 @@ async function readKey (value: unknown, index: number, keyEncryptionKey: Buffer 
     return { kid, alg, state, publicJwk, sealed: null, privateKey: null, transitions, scheduled }
   }
   const sealed = readSealed(value.privateKey, `${where}.privateKey`)
+  if (keyEncryptionKey === 'public-only') return { kid, alg, state, publicJwk, sealed, privateKey: null, transitions, scheduled }
   const privateJwk = openPrivateKey(sealed, kid, keyEncryptionKey)
   let privateKey: KeyObject
   try {
@@ -108,10 +112,11 @@ async function readKey (value: unknown, index: number, keyEncryptionKey: Buffer 
 }
 
 /**
- * Validates a stored key set and imports its keys. Anything unexpected is `WEBHOOK_KEY_STORE_CORRUPT`
+ * Validates a stored key set and imports its keys (with `'public-only'`, its public keys: private keys are
+ * only checked for shape, so the set can be inspected without the key-encryption key). Anything unexpected is `WEBHOOK_KEY_STORE_CORRUPT`
  * (a key that cannot be decrypted is `WEBHOOK_KEY_DECRYPTION_FAILED`): a store is never repaired by guessing.
  */
-export async function readKeySet (stored: StoredKeySet, keyEncryptionKey: Buffer | null, description: string): Promise<{ revision: number, keys: KeyEntry[] }> {
+export async function readKeySet (stored: StoredKeySet, keyEncryptionKey: PrivateKeyAccess, description: string): Promise<{ revision: number, keys: KeyEntry[] }> {
   try {
     const document = stored as unknown
     if (!isObject(document) || document.format !== KEY_SET_FORMAT) throw new Error(`its format is not ${KEY_SET_FORMAT}`)
