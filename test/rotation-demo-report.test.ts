@@ -1,16 +1,19 @@
 import { PassThrough } from 'node:stream'
 import t from 'tap'
-import { keyLanes, rotationTimelines, shortKid } from '../examples/rotation-demo/src/key-lanes.ts'
+import { escapeXml, shortKid, STATE_STYLE, timelineSvg as cliTimelineSvg } from '@webhook-jwt/cli'
+import { keyLanes, rotationTimelines } from '../examples/rotation-demo/src/key-lanes.ts'
 import { DEFAULT_DURATION_SEC, DEFAULT_RATE, DemoUsageError, MIN_DURATION_SEC, parseDemoOptions } from '../examples/rotation-demo/src/options.ts'
 import { Progress } from '../examples/rotation-demo/src/progress.ts'
 import { reportText } from '../examples/rotation-demo/src/report-text.ts'
-import { isFailure } from '../examples/rotation-demo/src/run-record.ts'
+import { isFailure, type RunRecord } from '../examples/rotation-demo/src/run-record.ts'
+import { runTimeline } from '../examples/rotation-demo/src/run-timeline.ts'
 import { tally } from '../examples/rotation-demo/src/tally.ts'
 import { timelinePage } from '../examples/rotation-demo/src/timeline-page.ts'
-import { escapeXml, STATE_STYLE, timelineSvg } from '../examples/rotation-demo/src/timeline-svg.ts'
 import { delivery, demoRun, GOOD_DELIVERIES, KIDS } from './support/demo-run.ts'
 
 const [A, B, C, D, E] = KIDS
+/** The demo's picture: its run as the CLI's key timeline, drawn by the CLI. */
+const timelineSvg = (run: RunRecord): string => cliTimelineSvg(runTimeline(run))
 
 t.test('options: defaults, a leading -- dropped, and usage errors that name the option', async (t) => {
   t.same(parseDemoOptions([]), { durationSec: DEFAULT_DURATION_SEC, rate: DEFAULT_RATE, outDir: null })
@@ -113,7 +116,7 @@ t.test('the SVG: a lane per kid with its verified count, each state in its colou
 t.test('the SVG scales any run length onto its width, and escapes text', async (t) => {
   const long = { ...demoRun([]), durationMs: 3_600_000 }
   t.match(timelineSvg(long), '>600s<', 'ticks every 5 minutes over an hour')
-  t.match(timelineSvg({ ...demoRun([]), durationMs: 100_000_000 }), '>0s<')
+  t.match(timelineSvg({ ...demoRun([]), durationMs: 100_000_000 }), '>12h<', 'and every 12 hours over a day')
   const notStarted = { ...demoRun([]), durationMs: 0 }
   t.match(timelineSvg(notStarted), '<g class="lane"', 'a zero-length run still draws')
   t.equal(escapeXml('<a href="x">&\'</a>'), '&#60;a href=&#34;x&#34;&#62;&#38;&#39;&#60;/a&#62;')

@@ -5,9 +5,10 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import t, { type Test } from 'tap'
 import { PNG } from 'pngjs'
+import { timelineSvg } from '@webhook-jwt/cli'
 import { reportText } from '../examples/rotation-demo/src/report-text.ts'
 import { timelinePage } from '../examples/rotation-demo/src/timeline-page.ts'
-import { timelineSvg } from '../examples/rotation-demo/src/timeline-svg.ts'
+import { runTimeline } from '../examples/rotation-demo/src/run-timeline.ts'
 import { demoRun, GOOD_DELIVERIES } from './support/demo-run.ts'
 
 // The timeline picture as a browser shows it: headless Chromium (Debian's `chromium` package) takes a
@@ -63,7 +64,7 @@ t.test('headless Chromium shows every key lane of the SVG and of the HTML page, 
     return
   }
   const run = demoRun(GOOD_DELIVERIES)
-  const svg = timelineSvg(run)
+  const svg = timelineSvg(runTimeline(run))
   const folder = mkdtempSync(join(tmpdir(), 'webhook-jwt-timeline-'))
   writeFileSync(join(folder, 'timeline.svg'), svg)
   writeFileSync(join(folder, 'timeline.html'), timelinePage(run, svg, reportText(run)))

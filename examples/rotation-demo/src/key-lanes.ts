@@ -74,8 +74,3 @@ export function rotationTimelines (run: RunRecord): RotationTimeline[] {
       }
     })
 }
-
-/** The first eight characters of a kid, enough to tell keys apart on a screen. */
-export function shortKid (kid: string): string {
-  return `${kid.slice(0, 8)}…`
-}

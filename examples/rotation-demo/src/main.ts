@@ -5,13 +5,14 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { timelineSvg } from '@webhook-jwt/cli'
 import { DemoUsageError, parseDemoOptions } from './options.ts'
 import { Progress } from './progress.ts'
 import { reportText } from './report-text.ts'
+import { runTimeline } from './run-timeline.ts'
 import { runScenario, WINDOWS } from './scenario.ts'
 import { tally } from './tally.ts'
 import { timelinePage } from './timeline-page.ts'
-import { timelineSvg } from './timeline-svg.ts'
 
 let options
 try {
@@ -34,7 +35,7 @@ const run = await runScenario({ durationSec: options.durationSec, rate: options.
 progress.stop()
 
 const report = reportText(run)
-const svg = timelineSvg(run)
+const svg = timelineSvg(runTimeline(run))
 const svgPath = join(outDir, 'rotation-timeline.svg')
 const pagePath = join(outDir, 'rotation-timeline.html')
 writeFileSync(svgPath, svg)

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream'
-import { shortKid } from './key-lanes.ts'
+import { shortKid } from '@webhook-jwt/cli'
 import { isFailure, type DeliveryRecord, type TransitionRecord } from './run-record.ts'
 import type { DemoObserver } from './scenario.ts'
 

@@ -1,4 +1,5 @@
-import { keyLanes, rotationTimelines, shortKid, type KeyLane } from './key-lanes.ts'
+import { shortKid } from '@webhook-jwt/cli'
+import { keyLanes, rotationTimelines, type KeyLane } from './key-lanes.ts'
 import { EXPECTED_CODE, INTENT_LABEL, type RunRecord } from './run-record.ts'
 import { tally } from './tally.ts'
 

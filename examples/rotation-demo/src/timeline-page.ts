@@ -1,4 +1,4 @@
-import { escapeXml } from './timeline-svg.ts'
+import { escapeXml } from '@webhook-jwt/cli'
 import type { RunRecord } from './run-record.ts'
 import { tally } from './tally.ts'
 
