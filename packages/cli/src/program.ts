@@ -61,11 +61,18 @@ export async function runProgram (argv: readonly string[], terminal: Terminal, c
   }
 
   for (const define of commands) define(program, run)
-  for (const command of program.commands) {
+  // Every command that runs an action takes the common flags; a group such as `keys` only holds commands.
+  const withCommonFlags = (command: Command): void => {
     command.exitOverride()
+    if (command.commands.length > 0) {
+      command.commands.forEach(withCommonFlags)
+      return
+    }
+    command
       .option('--json', 'print one JSON document on stdout, for scripts')
       .option('--no-color', 'no colours, even on a terminal (NO_COLOR works too)')
   }
+  program.commands.forEach(withCommonFlags)
   try {
     await program.parseAsync(argv, { from: 'user' })
   } catch (error) {

@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync,
 import { join } from 'node:path'
 import t from 'tap'
 import { fileKeyStore, type StoredKeySet } from '@webhook-jwt/producer'
-import { AUDIENCE, buildProducer, startupError } from './helpers/producer-app.ts'
+import { AUDIENCE, buildProducer, publishedKids, startupError, until } from './helpers/producer-app.ts'
 
 const KEK = Buffer.alloc(32, 7)
 
@@ -82,6 +82,8 @@ t.test('a restart reads back keys of every algorithm', async (t) => {
     const { app: restarted } = await buildProducer(t, { keyStore: fileKeyStore({ path }), algorithm })
     t.equal(restarted.webhooks.status().activeKid, kid, algorithm)
     t.equal((await restarted.webhooks.sign({}, { audience: AUDIENCE })).kid, kid)
+    // The next algorithm reuses the folder: a producer still watching it would put back the file it held.
+    await restarted.close()
   }
 })
 
@@ -146,4 +148,32 @@ t.test('plain keys are encrypted once a key-encryption key is configured', async
   t.equal(restarted.webhooks.status().activeKid, kid)
   t.notMatch(readFileSync(path, 'utf8'), /"d"/)
   t.ok(logs.some((line) => line.msg === 'webhook signing keys encrypted at rest with the configured keyEncryptionKey' && line.keys === 1), 'the retired key has nothing to encrypt')
+})
+
+t.test('a step another process stores in the file is read, served and scheduled at once', async (t) => {
+  const path = join(t.testdir(), 'keys.json')
+  const windows = { tokenTtl: 1, clockSkew: 0.5, jwks: { maxAge: 1 }, rotation: { every: false as const } }
+  const { app: running, transitions: runningSaw } = await buildProducer(t, { keyStore: fileKeyStore({ path }), ...windows })
+  const oldKid = running.webhooks.status().activeKid
+  // The other writer, as `webhook-jwt keys rotate` is: the producer's own code on the same file.
+  const { app: operator, transitions: operatorSaw } = await buildProducer(t, { keyStore: fileKeyStore({ path }), ...windows })
+  const rotation = operator.webhooks.rotate()
+  await until(() => operatorSaw.length > 0)
+  const newKid = (operatorSaw[0] as { kid: string }).kid
+  await until(async () => (await publishedKids(running)).includes(newKid), 2000)
+  t.equal(running.webhooks.status().activeKid, oldKid, 'published first: the running producer still signs with the old key')
+  // Awaited on ref'd timers: the producers' own step timers do not keep the process alive.
+  await until(() => running.webhooks.status().keys.find((key) => key.kid === oldKid)?.state === 'retired', 5000)
+  t.same(await rotation, { previousKid: oldKid, activeKid: newKid })
+  t.equal(running.webhooks.status().activeKid, newKid)
+  const applied = [...runningSaw, ...operatorSaw].filter((event) => event.kid === newKid && event.to === 'active')
+  t.equal(applied.length, 1, 'the switch was applied once, by one of the two')
+  t.equal(JSON.parse(readFileSync(path, 'utf8')).revision, 4, 'bootstrap, publish, switch, retire: one write each')
+})
+
+t.test('a folder that cannot be watched leaves the store working without notifications', async (t) => {
+  const store = fileKeyStore({ path: join(t.testdir(), 'missing', 'keys.json') })
+  const stop = (store.watch as (onChange: () => void) => () => void)(() => t.fail('no change can be seen'))
+  stop()
+  t.equal(await store.read(), null)
 })

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto'
 import t from 'tap'
-import { memoryKeyStore, type KeyStore, type StoredKeySet } from '@webhook-jwt/producer'
+import { memoryKeyStore, readStoredKeys, type KeyStore, type StoredKeySet } from '@webhook-jwt/producer'
 import { keyIdOf, toPublishedJwk } from '@webhook-jwt/protocol'
 import { buildProducer, startupError } from './helpers/producer-app.ts'
 
@@ -82,4 +82,18 @@ t.test('a store that cannot be read stops the start', async (t) => {
   t.match(await startError(new Proxy({}, {})), { code: 'WEBHOOK_KEY_STORE_CORRUPT' }, 'a non-document is corrupt')
   const keyStore: KeyStore = { description: 'broken', read: async () => { throw new Error('connection refused') }, write: async () => {} }
   t.match(await startupError({ keyStore }), { message: 'connection refused' })
+})
+
+t.test('readStoredKeys lists a store\'s keys without the key-encryption key, validated all the same', async (t) => {
+  const keyStore = memoryKeyStore()
+  t.equal(await readStoredKeys(keyStore), null, 'nothing stored yet')
+  const { app } = await buildProducer(t, { keyStore, keyEncryptionKey: Buffer.alloc(32, 9), rotation: { every: false } })
+  const status = app.webhooks.status()
+  await app.close()
+  const stored = await readStoredKeys(keyStore)
+  t.same(stored, { revision: 1, keys: status.keys }, 'the same listing as status(), though the private key could not be opened')
+  const document = await keyStore.read() as StoredKeySet
+  const damaged = { ...document, keys: [{ ...document.keys[0], kid: 'not-its-thumbprint' }] }
+  await t.rejects(readStoredKeys(storeHolding(damaged)), { code: 'WEBHOOK_KEY_STORE_CORRUPT', message: /kid is not the RFC 7638 thumbprint/ })
+  await t.rejects(readStoredKeys(storeHolding({ ...document, keys: [{ ...document.keys[0], privateKey: { format: 'pem' } }] })), { code: 'WEBHOOK_KEY_STORE_CORRUPT', message: /privateKey is neither/ })
 })

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { existsSync, watch as watchFolder } from 'node:fs'
 import * as fsPromises from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { WebhookOptionError, describeValue } from '@webhook-jwt/protocol'
@@ -29,8 +30,9 @@ function isTaken (error: unknown): boolean {
  * then renamed over the old file, so a crash leaves the old set or the new one, never half of either.
  * A file anyone but its owner can read or change, or that does not parse, is refused: it is never
  * regenerated, since that would silently replace keys receivers trust. Writes take a lock file
- * (`<path>.lock`), so two writers cannot both win; still, only one producer process should use a file,
- * since another process only sees its changes when it next writes.
+ * (`<path>.lock`), so two writers cannot both win. The producer watches the file's folder, so a step that
+ * another process stores (the `webhook-jwt keys` command, say) is read, served and scheduled at once. Only
+ * one producer process should sign from a file: use a shared store such as `redisKeyStore` for replicas.
  *
  * @example
  * app.register(webhookProducer, { issuer, keyStore: fileKeyStore({ path: '/var/lib/sender/webhook-keys.json' }) })
@@ -126,6 +128,22 @@ export function createFileKeyStore (options: FileKeyStoreOptions, fs: FileOperat
   return {
     description: path,
     read: readCurrent,
+    // The folder, not the file: every write renames a new file over the old one, which a watch on the file
+    // itself would lose track of. A removed file is not a change to read: the producer goes on with the keys
+    // it holds, and puts them back at its next write. A folder that cannot be watched (gone, or out of
+    // inotify watches) leaves the producer reading the file again only when it next writes.
+    watch (onChange) {
+      try {
+        const watcher = watchFolder(dirname(path), { persistent: false }, (_event, name) => {
+          if (name === basename(path) && existsSync(path)) onChange()
+        })
+        /* c8 ignore next -- fs.watch reports errors on some platforms only (Windows, a removed folder); Linux cannot stage one */
+        watcher.on('error', () => { watcher.close() })
+        return () => { watcher.close() }
+      } catch {
+        return () => {}
+      }
+    },
     async write (keySet, expectedRevision) {
       const folder = dirname(path)
       await mkdir(folder, { recursive: true, mode: 0o700 }).catch((error: unknown) => {

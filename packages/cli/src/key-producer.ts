@@ -1,0 +1,70 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import { DEFAULT_CLOCK_SKEW, DEFAULT_JWKS_MAX_AGE, DEFAULT_TOKEN_TTL, parseDuration, type SigningAlgorithm } from '@webhook-jwt/protocol'
+import webhookProducer, { type KeyStore, type KeyTransitionEvent } from '@webhook-jwt/producer'
+import { storeError } from './key-store-target.ts'
+
+/** The rotation flags: the producers' own settings, which the CLI must share to step their rotation. */
+export interface RotationFlags {
+  algorithm?: string
+  rsaBits?: string
+  tokenTtl?: string
+  clockSkew?: string
+  jwksMaxAge?: string
+  publishLead?: string
+  retireAfter?: string
+}
+
+/** The producer options each rotation flag sets, for error messages. */
+export const ROTATION_FLAGS: Readonly<Record<string, string>> = {
+  algorithm: '--algorithm',
+  rsaModulusLength: '--rsa-bits',
+  tokenTtl: '--token-ttl',
+  clockSkew: '--clock-skew',
+  'jwks.maxAge': '--jwks-max-age',
+  'rotation.publishLead': '--publish-lead',
+  'rotation.retireAfter': '--retire-after'
+}
+
+/** The waits a rotation started with these flags would use, in seconds, as the producer works them out. */
+export function plannedWindows (flags: RotationFlags, store: KeyStore): { publishLead: number, retireAfter: number } {
+  const staleness = store.maxStaleness ?? 0
+  const skew = parseDuration(flags.clockSkew ?? DEFAULT_CLOCK_SKEW, 'clockSkew')
+  return {
+    publishLead: parseDuration(flags.publishLead ?? parseDuration(flags.jwksMaxAge ?? DEFAULT_JWKS_MAX_AGE, 'jwks.maxAge') + skew + staleness, 'rotation.publishLead'),
+    retireAfter: parseDuration(flags.retireAfter ?? parseDuration(flags.tokenTtl ?? DEFAULT_TOKEN_TTL, 'tokenTtl') + skew + staleness, 'rotation.retireAfter')
+  }
+}
+
+/**
+ * The producer plugin itself, on an app that never listens, over the operator's store: every step the CLI
+ * takes is the producer's own code, validated and applied as a producer replica would (under the lease of a
+ * shared store), and transitions are reported as they are stored. It signs nothing and starts no scheduled
+ * rotation (`rotation.every: false`); while it runs, it applies the steps of a rotation that fall due.
+ */
+export async function openProducer (store: KeyStore, flags: RotationFlags, keyEncryptionKey: string | undefined, onTransition: (event: KeyTransitionEvent) => void): Promise<FastifyInstance> {
+  // RSA keys of 4096 bits and more take seconds to generate at registration.
+  const app = Fastify({ logger: false, pluginTimeout: 120_000 })
+  app.register(webhookProducer, {
+    issuer: 'webhook-jwt-cli',
+    keyStore: store,
+    ...(keyEncryptionKey === undefined ? {} : { keyEncryptionKey }),
+    ...(flags.algorithm === undefined ? {} : { algorithm: flags.algorithm as SigningAlgorithm }),
+    ...(flags.rsaBits === undefined ? {} : { rsaModulusLength: Number(flags.rsaBits) }),
+    ...(flags.tokenTtl === undefined ? {} : { tokenTtl: flags.tokenTtl }),
+    ...(flags.clockSkew === undefined ? {} : { clockSkew: flags.clockSkew }),
+    jwks: flags.jwksMaxAge === undefined ? {} : { maxAge: flags.jwksMaxAge },
+    rotation: {
+      every: false,
+      ...(flags.publishLead === undefined ? {} : { publishLead: flags.publishLead }),
+      ...(flags.retireAfter === undefined ? {} : { retireAfter: flags.retireAfter })
+    }
+  })
+  app.after(() => { app.webhooks.on('transition', onTransition) })
+  try {
+    await app.ready()
+  } catch (error) {
+    await app.close().catch(() => {})
+    throw storeError(error)
+  }
+  return app
+}
