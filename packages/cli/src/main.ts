@@ -1,5 +1,6 @@
 import type { ExitCode } from './cli-error.ts'
 import { decodeCommand } from './commands/decode.ts'
+import { jwksCommand } from './commands/jwks.ts'
 import type { Terminal } from './output.ts'
 import { runProgram } from './program.ts'
 
@@ -10,5 +11,5 @@ import { runProgram } from './program.ts'
  * process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env })
  */
 export async function main (argv: readonly string[], terminal: Terminal): Promise<ExitCode> {
-  return await runProgram(argv, terminal, [decodeCommand])
+  return await runProgram(argv, terminal, [decodeCommand, jwksCommand])
 }
