@@ -1,5 +1,6 @@
 import type { ExitCode } from './cli-error.ts'
 import { decodeCommand } from './commands/decode.ts'
+import { jwksCommand } from './commands/jwks.ts'
 import { keysCommand } from './commands/keys.ts'
 import { verifyCommand } from './commands/verify.ts'
 import type { Terminal } from './output.ts'
@@ -12,5 +13,5 @@ import { runProgram } from './program.ts'
  * process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env })
  */
 export async function main (argv: readonly string[], terminal: Terminal): Promise<ExitCode> {
-  return await runProgram(argv, terminal, [decodeCommand, verifyCommand, keysCommand])
+  return await runProgram(argv, terminal, [decodeCommand, jwksCommand, verifyCommand, keysCommand])
 }

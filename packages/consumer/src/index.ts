@@ -310,3 +310,4 @@ export { DEFAULT_DEDUPLICATE_WINDOW, DEFAULT_PROCESSING_TIMEOUT, type DuplicateS
 export { explainWebhook, type WebhookExplanation, type WebhookCheck, type WebhookCheckName, type WebhookToExplain } from './verify/explain-webhook.ts'
 export type { TokenCheckName } from './token/check-claims.ts'
 export { parseCompactJws as decodeWebhookToken, type ParsedToken } from './token/compact-jws.ts'
+export { readKeySetDocument, KeySetRefusedError, type VerificationKey } from './key-set/key-set-document.ts'
