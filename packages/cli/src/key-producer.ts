@@ -59,7 +59,8 @@ export async function openProducer (store: KeyStore, flags: RotationFlags, keyEn
       ...(flags.retireAfter === undefined ? {} : { retireAfter: flags.retireAfter })
     }
   })
-  app.after(() => { app.webhooks.on('transition', onTransition) })
+  // Loaded after the producer, and only if it loaded: a producer that fails to start is ready()'s error.
+  app.register(async (withProducer) => { withProducer.webhooks.on('transition', onTransition) })
   try {
     await app.ready()
   } catch (error) {

@@ -8,7 +8,8 @@ export interface KeyStoreFlags {
   store: string
   prefix?: string
   maxStaleness?: string
-  timeout?: string
+  /** Deadline of each Redis command; the flag has a default. */
+  timeout: string
 }
 
 /** The environment variable that carries the key-encryption key: kept out of the command line, so out of `ps` and shell history. */
@@ -36,7 +37,7 @@ export async function openKeyStore (flags: KeyStoreFlags): Promise<KeyStore> {
       connection: flags.store,
       ...(flags.prefix === undefined ? {} : { prefix: flags.prefix }),
       ...(flags.maxStaleness === undefined ? {} : { maxStaleness: flags.maxStaleness }),
-      commandTimeout: flags.timeout ?? '5s'
+      commandTimeout: flags.timeout
     })
   }
   if (flags.prefix !== undefined || flags.maxStaleness !== undefined) throw new CliError('USAGE', '--prefix and --max-staleness apply to a Redis store (--store redis://…) only', 2)
@@ -45,7 +46,7 @@ export async function openKeyStore (flags: KeyStoreFlags): Promise<KeyStore> {
 
 /** The key-encryption key, from `--key-encryption-key-file` or the environment; `undefined` when neither is set. */
 export async function readKeyEncryptionKey (file: string | undefined, env: Record<string, string | undefined>): Promise<string | undefined> {
-  if (file === undefined) return env[KEK_VARIABLE] === '' ? undefined : env[KEK_VARIABLE]
+  if (file === undefined) return env[KEK_VARIABLE]
   try {
     return (await readFile(file, 'utf8')).trim()
   } catch (error) {
@@ -55,8 +56,7 @@ export async function readKeyEncryptionKey (file: string | undefined, env: Recor
 
 /** Producer errors a key store operation can meet, as the operator's errors: what was wrong, with the store's own words. */
 export function storeError (error: unknown): unknown {
-  const code = (error as { code?: unknown }).code
-  if (typeof code !== 'string') return error
+  const code = String((error as { code?: unknown }).code)
   // Nothing to do is an answer (exit 1); a store that cannot be read, written or decrypted is not (exit 3).
   if (code === 'WEBHOOK_UNKNOWN_KEY' || code === 'WEBHOOK_NOTHING_TO_ROLL_BACK') return new CliError(code, (error as Error).message, 1)
   if (code.startsWith('WEBHOOK_KEY_')) return new CliError(code, (error as Error).message, 3)

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { chmodSync, readFileSync, statSync } from 'node:fs'
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import t from 'tap'
 import { deleteKeys, freePort, redisOrSkip, uniquePrefix } from '../../../test/support/redis.ts'
@@ -119,7 +119,6 @@ t.test('rotate refuses waits shorter than the store\'s past rotations, unless gi
   t.match(refused.stderr, 'error: the store\'s past rotations waited up to 2h where this one would wait 10m30s (--publish-lead, from the defaults of --jwks-max-age, --token-ttl and --clock-skew): your producers likely run with longer windows. Pass --publish-lead (or the flags it derives from) as they are configured; a value given is trusted.')
   const given = await keys(['rotate', '--store', store, '--no-wait', '--publish-lead', '2h'])
   t.equal(given.code, 0, given.stderr)
-
 })
 
 t.test('Ctrl-C stops following; the rotation stays in the store for the producers to complete', async (t) => {
@@ -171,6 +170,18 @@ t.test('revoke asks for --yes, unpublishes the key and hands signing on; an unkn
   t.match(unknown.stderr, 'error: No published key has the kid no-such-kid')
   const picture = await keys(['status', '--store', store])
   t.match(picture.stdout, /✕/)
+})
+
+t.test('a hand-edited store: a key without history, and no key signing, are listed as they are', async (t) => {
+  const store = await generated(t)
+  const document = JSON.parse(readFileSync(store, 'utf8')) as { keys: Array<Record<string, unknown>> }
+  document.keys = document.keys.map((key) => ({ ...key, state: 'retired', privateKey: null, scheduled: null, transitions: [] }))
+  writeFileSync(store, JSON.stringify(document), { mode: 0o600 })
+  const run = await keys(['status', '--store', store, '--json'])
+  t.equal(run.code, 0, run.stderr)
+  t.match(jsonOf(run), { activeKid: null, rotationInProgress: false, keys: [{ state: 'retired', transitions: [] }] })
+  const text = await keys(['status', '--store', store])
+  t.match(text.stdout, /\n {2}[\w-]{43} {2}ES256 {2}retired\n/)
 })
 
 t.test('a store that cannot be used is a clear error, exit code 3', async (t) => {

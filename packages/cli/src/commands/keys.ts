@@ -68,10 +68,14 @@ function transitionLine (event: KeyTransitionEvent): string {
   return `${isoTime(event.at.getTime())}  ${shortKid(event.kid)} ${event.from ?? 'new'} → ${event.to} (${event.reason})${next}`
 }
 
+function emptyStore (store: KeyStore): CliError {
+  return new CliError('KEY_STORE_EMPTY', `the key store ${store.description} holds no keys yet: webhook-jwt keys generate --store … creates the first`, EXIT.no)
+}
+
 /** Reads the store, or explains that it is empty. */
 async function storedKeys (store: KeyStore): Promise<{ revision: number, keys: KeyStatus[] }> {
   const stored = await readStoredKeys(store).catch((error: unknown) => { throw storeError(error) })
-  if (stored === null) throw new CliError('KEY_STORE_EMPTY', `the key store ${store.description} holds no keys yet: webhook-jwt keys generate --store … creates the first`, EXIT.no)
+  if (stored === null) throw emptyStore(store)
   return stored
 }
 
@@ -93,40 +97,38 @@ async function runStep (context: CommandContext<StepOptions>, name: string, step
   const keyEncryptionKey = await readKeyEncryptionKey(options.keyEncryptionKeyFile, terminal.env)
   const store = await openKeyStore(options)
   const transitions: KeyTransitionEvent[] = []
-  const stored = await readStoredKeys(store).catch(async (error: unknown) => {
-    await store.close?.()
-    throw storeError(error)
-  })
-  if (expectEmpty !== (stored === null)) {
-    await store.close?.()
-    throw stored === null
-      ? new CliError('KEY_STORE_EMPTY', `the key store ${store.description} holds no keys yet: webhook-jwt keys generate --store … creates the first`, EXIT.no)
-      : new CliError('KEY_STORE_NOT_EMPTY', `the key store ${store.description} already holds keys (revision ${stored.revision}): use webhook-jwt keys rotate to add one`, EXIT.no)
-  }
-  if (stored !== null && name === 'rotate') {
-    try {
-      checkWindows(observedWindows(stored.keys), plannedWindows(options, store), { publishLead: options.publishLead !== undefined, retireAfter: options.retireAfter !== undefined })
-    } catch (error) {
-      await store.close?.()
-      throw error
+  let app: Awaited<ReturnType<typeof openProducer>>
+  // Until the producer holds the store, the store is this function's to close (closing twice is harmless).
+  try {
+    const stored = await readStoredKeys(store).catch((error: unknown) => { throw storeError(error) })
+    if (expectEmpty !== (stored === null)) {
+      throw stored === null
+        ? emptyStore(store)
+        : new CliError('KEY_STORE_NOT_EMPTY', `the key store ${store.description} already holds keys (revision ${stored.revision}): use webhook-jwt keys rotate to add one`, EXIT.no)
     }
+    if (stored !== null && name === 'rotate') {
+      checkWindows(observedWindows(stored.keys), plannedWindows(options, store), { publishLead: options.publishLead !== undefined, retireAfter: options.retireAfter !== undefined })
+    }
+    app = await openProducer(store, options, keyEncryptionKey, (event) => {
+      transitions.push(event)
+      output.line(transitionLine(event))
+    })
+  } catch (error) {
+    await store.close?.()
+    throw error
   }
-  const app = await openProducer(store, options, keyEncryptionKey, (event) => {
-    transitions.push(event)
-    output.line(transitionLine(event))
-  })
   try {
     await step(app, transitions)
     const status = app.webhooks.status()
     output.result({ step: name, store: store.description, activeKid: status.activeKid, rotationInProgress: status.rotationInProgress, transitions: transitions.map((event) => ({ ...event, at: event.at.toISOString(), next: event.next === null ? null : { state: event.next.state, at: event.next.at.toISOString() } })), keys: keysJson(status.keys) })
     output.line()
     printKeys(output, status.keys, Date.now())
-    return EXIT.ok
   } catch (error) {
     throw storeError(error)
   } finally {
     await app.close()
   }
+  return EXIT.ok
 }
 
 function statusCommand (keys: Command, run: ActionRunner): void {
@@ -162,7 +164,7 @@ function rotateCommand (keys: Command, run: ActionRunner): void {
       const rotation = app.webhooks.rotate()
       if (options.wait) {
         output.note('Following the rotation until the old key is retired; Ctrl-C stops following, and the producers complete it.')
-        let interrupt = (): void => {}
+        let interrupt!: () => void
         const stop = new Promise<never>((_resolve, reject) => {
           interrupt = () => reject(new CliError('INTERRUPTED', 'stopped following the rotation; the producers complete it on their schedule (webhook-jwt keys status shows where it is)', EXIT.unavailable))
         })

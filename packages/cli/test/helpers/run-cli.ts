@@ -22,12 +22,17 @@ export interface CliRunOptions {
 
 /** Runs `webhook-jwt …args` as a child process, as a user would, and resolves its exit code and output. */
 export async function runCli (args: readonly string[], options: CliRunOptions = {}): Promise<CliRun> {
+  return await runCommand(process.execPath, [CLI_BIN, ...args], options.env, options)
+}
+
+/** Runs any command with the test runner's environment, less its colour settings, plus `extraEnv`. */
+export async function runCommand (file: string, args: readonly string[], extraEnv: Record<string, string> = {}, options: CliRunOptions = {}): Promise<CliRun> {
   const env: Record<string, string> = {}
   // Coverage and tap's process tracking travel in the environment; colour settings must not leak in.
   for (const [name, value] of Object.entries(process.env)) {
     if (value !== undefined && !['NO_COLOR', 'FORCE_COLOR', 'TERM', 'CI'].includes(name)) env[name] = value
   }
-  const child = spawn(process.execPath, [CLI_BIN, ...args], { env: { ...env, ...options.env }, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'], timeout: options.timeoutMs ?? 30_000 })
+  const child = spawn(file, args, { env: { ...env, ...extraEnv }, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'], timeout: options.timeoutMs ?? 30_000 })
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
