@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,7 +10,8 @@ import t, { type Test } from 'tap'
 // The two examples as users start them: real processes on loopback, started with the package's own start
 // command, talking over HTTP, observed through their JSON logs and their exit codes.
 
-const EXAMPLES = join(import.meta.dirname, '..', 'examples')
+const ROOT = join(import.meta.dirname, '..')
+const EXAMPLES = join(ROOT, 'examples')
 /** tsx compiles the example on start; a loaded CI machine can take a while. */
 const START_TIMEOUT_MS = 30_000
 const LOG_TIMEOUT_MS = 10_000
@@ -115,6 +116,17 @@ async function startListening (t: Test, name: 'producer' | 'consumer', env: Reco
   return example
 }
 
+/** Runs a shell script as a user pastes it (bash, stop at the first failure) and collects its output. */
+async function runScript (script: string, cwd: string): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  const child = spawn('bash', ['-e', '-c', script], { cwd, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+  const [code] = await withTimeout(once(child, 'exit'), 60_000, 'the README\'s commands') as [number | null]
+  return { code, stdout, stderr }
+}
+
 interface SendAnswer {
   status: number
   webhookId: string
@@ -152,6 +164,26 @@ t.test('the producer and consumer examples, running side by side', async (t) => 
 
     const verified = await consumer.waitForLog('"webhook verified"', (line) => line.msg === 'webhook verified')
     t.match(verified, { webhook: { id: body.webhookId, kid: keys.activeKid, issuer: `http://127.0.0.1:${producerPort}` }, type: 'order.paid' })
+  })
+
+  t.test('the README\'s troubleshooting sequence, decode → jwks → verify, runs against the running examples', async (t) => {
+    // The commands exactly as the README shows them, on this test's ports, from the repository root.
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+    const block = /<!-- troubleshooting -->\n```sh\n([\s\S]*?)```\n<!-- \/troubleshooting -->/.exec(readme)?.[1]
+    t.ok(block, 'the README has the sequence')
+    const script = (block as string).replaceAll(':3000', `:${producerPort}`).replaceAll(':3001', `:${consumerPort}`)
+    const files = ['signed.json', 'body.json'].map((name) => join(ROOT, name))
+    t.teardown(() => { for (const file of files) rmSync(file, { force: true }) })
+    const run = await runScript(script, ROOT)
+    t.equal(run.code, 0, run.stderr)
+    t.match(run.stdout, /^Header\n {2}alg {2}ES256\n {2}kid {2}[\w-]{43}\n {2}typ {2}webhook\+jwt\nClaims\n/)
+    t.notMatch(run.stdout, /Warnings/, 'decode finds nothing wrong')
+    t.match(run.stdout, `Key set  http://127.0.0.1:${producerPort}/.well-known/jwks.json  200 OK`)
+    t.match(run.stdout, /Cache-Control +public, max-age=600/)
+    t.match(run.stdout, /✓ a consumer accepts this key set: 1 of 1 key usable\n✓ kid [\w-]{43} is present/)
+    t.match(run.stdout, `Verifying as a consumer for issuer http://127.0.0.1:${producerPort}, audience ${hooks}`)
+    t.match(run.stdout, '✓ body-digest        the body\'s SHA-256 matches body_sha256')
+    t.match(run.stdout, /\nAnswer {2}200 verified: /)
   })
 
   t.test('a webhook signed for another audience comes back through /send with the consumer\'s 401 code', async (t) => {

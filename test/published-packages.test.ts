@@ -10,7 +10,7 @@ import t from 'tap'
 const run = promisify(execFile)
 const root = join(import.meta.dirname, '..')
 
-for (const name of ['protocol', 'producer', 'consumer']) {
+for (const name of ['protocol', 'producer', 'consumer', 'redis', 'cli']) {
   t.test(`@webhook-jwt/${name} ships ESM with declarations, types first in its exports`, async (t) => {
     const manifest = JSON.parse(readFileSync(join(root, 'packages', name, 'package.json'), 'utf8'))
     t.same(manifest.files, ['dist'])
@@ -19,6 +19,14 @@ for (const name of ['protocol', 'producer', 'consumer']) {
     t.ok(existsSync(join(root, 'packages', name, 'dist', 'index.d.ts')), 'dist/index.d.ts')
   })
 }
+
+t.test('@webhook-jwt/cli installs the webhook-jwt command: the built bin, run by node', async (t) => {
+  const manifest = JSON.parse(readFileSync(join(root, 'packages', 'cli', 'package.json'), 'utf8'))
+  t.same(manifest.bin, { 'webhook-jwt': './dist/bin.js' })
+  t.match(readFileSync(join(root, 'packages', 'cli', 'dist', 'bin.js'), 'utf8'), /^#!\/usr\/bin\/env node\n/)
+  const { stdout } = await run(process.execPath, [join(root, 'packages', 'cli', 'dist', 'bin.js'), '--version'])
+  t.equal(stdout, `${manifest.version}\n`)
+})
 
 t.test('the built producer signs a token that the built protocol digest matches, loaded as users load it', async (t) => {
   const script = `

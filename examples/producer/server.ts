@@ -1,9 +1,10 @@
 // A webhook sender: signs deliveries, serves its JWKS at /.well-known/jwks.json, rotates its keys, and
-// sends a signed webhook to any URL through POST /send. Configured by environment variables (README.md).
+// sends a signed webhook to any URL through POST /send; POST /sign shows one without sending it. Configured by environment variables (README.md).
 import Fastify from 'fastify'
 import webhookProducer from '@webhook-jwt/producer'
 import { describeConfigError, readConfig } from './config.ts'
 import { sendRoute } from './send-route.ts'
+import { signRoute } from './sign-route.ts'
 
 const app = Fastify({ logger: true })
 
@@ -11,6 +12,7 @@ try {
   const config = readConfig(process.env)
   await app.register(webhookProducer, config.producer)
   await app.register(sendRoute)
+  await app.register(signRoute)
   await app.listen({ port: config.port, host: config.host })
 } catch (error) {
   const configMistake = describeConfigError(error)
