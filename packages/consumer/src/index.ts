@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { Transform, pipeline } from 'node:stream'
+import { Transform } from 'node:stream'
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions, preHandlerAsyncHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
@@ -177,7 +177,10 @@ async function webhookConsumer (fastify: FastifyInstance, options: WebhookConsum
         done()
       }
     })
-    return pipeline(payload, hashing, () => {})
+    // pipe, not pipeline: pipeline's per-call abort controller and end-of-stream watchers cost more than the
+    // hash. An error of the request stream (a client that hangs up) is passed on to the parser through it.
+    payload.on('error', (error) => hashing.destroy(error))
+    return payload.pipe(hashing)
   }
 
   /** preHandler: the body digest and the replay check, then `request.webhook`. */
