@@ -84,7 +84,7 @@ function tokenFor (key: SigningKey, claims: Record<string, unknown>, options?: P
 function mutate (token: string, alternate: string, next: () => number): string {
   const pick = (n: number): number => Math.floor(next() * n)
   const segments = token.split('.') as [string, string, string]
-  const which = pick(3)
+  const which = pick(3) as 0 | 1 | 2
   const bytes = Buffer.from(segments[which], 'base64url')
   switch (pick(6)) {
     case 0: {

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+
 /**
  * Remembers accepted token ids until their tokens expire. Implement it to share the memory between
  * replicas (on Redis, for instance).
@@ -32,9 +34,19 @@ export class ReplayStoreFullError extends Error {
 }
 
 /**
+ * What the memory store keeps of a key: 128 bits of SHAKE128, as a 16-character string. A million ids then
+ * take about 50 MiB instead of 130 (the keys are issuer and jti as JSON); two distinct keys share a
+ * fingerprint with a probability of about 2^-88 among a million, far below any other failure.
+ */
+function fingerprint (key: string): string {
+  return createHash('shake128', { outputLength: 16 }).update(key).digest().toString('latin1')
+}
+
+/**
  * An in-process replay store with bounded memory, in two generations: ids go into the current one; once
  * every id of the previous generation has expired, it is dropped whole and the current one takes its
- * place. No id is forgotten before its token expires, and no per-entry eviction walks a collection.
+ * place. No id is forgotten before its token expires, and no per-entry eviction walks a collection. Each
+ * id is kept as a 128-bit fingerprint.
  *
  * @example
  * app.register(webhookConsumer, { issuer, jwksUrl, audience, replayStore: memoryReplayStore({ maxEntries: 100_000 }) })
@@ -47,7 +59,8 @@ export function memoryReplayStore (options: MemoryReplayStoreOptions = {}): Repl
   let previous = new Set<string>()
   let previousExpiresAt = -Infinity
   return {
-    remember (key, expiresAtMs, nowMs) {
+    remember (id, expiresAtMs, nowMs) {
+      const key = fingerprint(id)
       if (nowMs >= previousExpiresAt) {
         previous = current
         previousExpiresAt = currentExpiresAt
@@ -60,7 +73,8 @@ export function memoryReplayStore (options: MemoryReplayStoreOptions = {}): Repl
       currentExpiresAt = Math.max(currentExpiresAt, expiresAtMs)
       return true
     },
-    forget (key) {
+    forget (id) {
+      const key = fingerprint(id)
       current.delete(key)
       previous.delete(key)
     }
