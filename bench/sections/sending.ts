@@ -1,0 +1,58 @@
+import type { BenchSettings } from '../harness/bench-options.ts'
+import { runTask, startServer } from '../harness/child-processes.ts'
+import type { SignMeasure, SignMicroConfig } from '../micro/sign-micro.ts'
+import type { DeliveryMeasure, DeliveryMicroConfig, DeliveryWay } from '../micro/delivery-micro.ts'
+import { WEBHOOK_PATH } from '../servers/receiver-config.ts'
+import { ALGORITHMS } from '../harness/bench-options.ts'
+import { runJwksRoutes, type JwksResult } from './jwks-routes.ts'
+
+export interface SendingSection {
+  sign: SignMeasure[]
+  jwks: JwksResult[]
+  delivery: DeliveryMeasure[]
+}
+
+const SIGN_MICRO = new URL('../micro/sign-micro.ts', import.meta.url)
+const DELIVERY_MICRO = new URL('../micro/delivery-micro.ts', import.meta.url)
+const BARE_RECEIVER = new URL('../servers/bare-route.ts', import.meta.url)
+const TASK_TIMEOUT_MS = 10 * 60_000
+/**
+ * Webhooks queued at once in the burst run, the same in both modes: the memory queue's cost per attempt
+ * grows with its backlog, so a larger burst would only take longer.
+ */
+export const BURST = 1_000
+
+export function deliveryLabel (way: DeliveryWay): string {
+  switch (way) {
+    case 'producer': return 'app.webhooks.deliver, steady feed (≤ 100 outstanding)'
+    case 'producer-burst': return `app.webhooks.deliver, burst (${BURST.toLocaleString('en')} queued at once)`
+    case 'hand-written': return 'jose SignJWT + fetch, by hand (10 in flight)'
+  }
+}
+
+/** The sender's CPU per delivered webhook, each way in its own process, to its own fresh bare receiver. */
+async function runDelivery (settings: BenchSettings): Promise<DeliveryMeasure[]> {
+  const measures: DeliveryMeasure[] = []
+  for (const way of ['producer', 'hand-written', 'producer-burst'] as const satisfies readonly DeliveryWay[]) {
+    const receiver = await startServer(BARE_RECEIVER, {})
+    try {
+      const webhooks = way === 'producer-burst' ? BURST : settings.deliveries
+      const config: DeliveryMicroConfig = { way, receiverUrl: `${receiver.url}${WEBHOOK_PATH}`, webhooks, warmup: Math.ceil(webhooks / 5) }
+      measures.push(await runTask<DeliveryMeasure>(DELIVERY_MICRO, config, TASK_TIMEOUT_MS))
+    } finally {
+      await receiver.stop()
+    }
+  }
+  return measures
+}
+
+export async function runSending (settings: BenchSettings, log: (line: string) => void): Promise<SendingSection> {
+  const sign = await runTask<SignMeasure[]>(SIGN_MICRO, { algorithms: [...ALGORITHMS], schedule: settings.micro } satisfies SignMicroConfig, TASK_TIMEOUT_MS)
+  for (const measure of sign) {
+    log(`  sign ${measure.algorithm} ${measure.concurrency === 'sequential' ? 'seq' : `${measure.concurrency} in flight`}: producer ${Math.round(measure.producer.opsPerSec)} ops/s [${measure.producer.cpuMicrosPerOp.toFixed(0)} µs], jose ${Math.round(measure.jose.opsPerSec)} ops/s [${measure.jose.cpuMicrosPerOp.toFixed(0)} µs]`)
+  }
+  const jwks = await runJwksRoutes(settings, log)
+  const delivery = await runDelivery(settings)
+  for (const measure of delivery) log(`  ${deliveryLabel(measure.way)}: ${Math.round(measure.webhooksPerSec)} webhooks/s, ${measure.cpuMicrosPerWebhook.toFixed(0)} µs CPU each, ${measure.failed} failed`)
+  return { sign, jwks, delivery }
+}
