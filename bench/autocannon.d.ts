@@ -25,6 +25,8 @@ declare module 'autocannon' {
       headers?: Record<string, string>
       body?: string | Buffer
       requests?: Request[]
+      /** Milliseconds per sample of the `requests` histogram (default 1000). */
+      sampleInt?: number
       /** Count non-2xx latencies too (by default only 2xx ones are recorded). */
       excludeErrorStats?: boolean
     }

@@ -47,14 +47,14 @@ const FULL: Omit<BenchSettings, 'sections' | 'cpuProfile'> = {
   memoryRequests: 1_000_000
 }
 
-// A couple of minutes on a 2-core machine: one 3 s run per contender, and memory runs of 50,000 requests.
+// About a minute and a half on a 2-core machine: one 3 s run per contender, memory runs of 25,000 requests.
 const SHORT: Omit<BenchSettings, 'sections' | 'cpuProfile'> = {
   mode: 'short',
   receiving: { connections: 50, warmupSec: 1, runSec: 3, runs: 1 },
   jwks: { connections: 50, warmupSec: 1, runSec: 2, runs: 1 },
   micro: { warmupMs: 150, runMs: 500, runs: 1 },
-  deliveries: 2_000,
-  memoryRequests: 50_000
+  deliveries: 1_000,
+  memoryRequests: 25_000
 }
 
 const USAGE = 'usage: pnpm bench [--short] [--only=receiving,sending,memory] [--cpu-prof]'

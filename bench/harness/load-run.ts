@@ -8,6 +8,8 @@ export interface LoadMeasure {
   responses: number
   durationSec: number
   requestsPerSec: number
+  /** The busiest sample's pace: past a cold start, what the server sustains. */
+  peakRequestsPerSec: number
   p99Ms: number
   /** The server process's user + system CPU over the run, all threads, per response. */
   cpuMicrosPerRequest: number
@@ -23,6 +25,8 @@ export interface LoadOptions {
   durationSec?: number
   amount?: number
   requests: autocannon.Request[]
+  /** Milliseconds per pace sample (autocannon's sampleInt); 1000 unless told. */
+  sampleMs?: number
 }
 
 export async function loadServer (server: ServerProcess, options: LoadOptions): Promise<LoadMeasure> {
@@ -31,6 +35,7 @@ export async function loadServer (server: ServerProcess, options: LoadOptions): 
     url: server.url,
     connections: options.connections,
     pipelining: 1,
+    sampleInt: options.sampleMs ?? 1000,
     ...(options.amount === undefined ? { duration: options.durationSec ?? 10 } : { amount: options.amount }),
     requests: options.requests
   })
@@ -43,6 +48,7 @@ export async function loadServer (server: ServerProcess, options: LoadOptions): 
     responses,
     durationSec,
     requestsPerSec: responses / durationSec,
+    peakRequestsPerSec: (result.requests.max * 1000) / (options.sampleMs ?? 1000),
     p99Ms: result.latency.p99,
     cpuMicrosPerRequest: responses === 0 ? NaN : cpuMicros / responses,
     non2xx: result.non2xx,

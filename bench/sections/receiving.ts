@@ -50,11 +50,16 @@ export const TOKEN_TTL_SEC = 300
 /** Tokens signed before the first warm-up: a guess of the fastest verifying rate, per second of warm-up. */
 const WARMUP_TOKENS_PER_SEC = 12_000
 /**
- * Before the measured runs the pool is grown to what they need at the expected pace × this. The pace is the
- * warm-up's, which a cold start drags down (by up to half in a 1 s warm-up), or the fastest measured
- * verifying contender of the algorithm so far, whichever is higher.
+ * Before the measured runs the pool is grown to what they need at the expected pace × this headroom. The
+ * pace is the warm-up's busiest quarter-second (its average would count the cold start), or the fastest
+ * verifying contender measured so far for this algorithm, whichever is higher. A 1 s warm-up (`--short`)
+ * ends before the JIT has settled: its busiest quarter-second was seen 30% below the run that followed.
  */
-const TOKEN_HEADROOM = 1.2
+function tokenHeadroom (warmupSec: number): number {
+  return warmupSec < 2 ? 2 : 1.25
+}
+/** The warm-up's pace is sampled this often. */
+const PACE_SAMPLE_MS = 250
 
 /** Where `--cpu-prof` writes each receiving server's profile (open it in Chrome DevTools, Performance tab). */
 export const PROFILE_DIR = fileURLToPath(new URL('../profiles/', import.meta.url))
@@ -63,10 +68,6 @@ function cpuProfileArgs (name: string): string[] {
   return ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${name}.cpuprofile`]
 }
 
-function expectedPace (warmup: LoadMeasure, warmupSec: number, fastestSoFar: number): number {
-  const coldStart = warmupSec < 2 ? 2 : 1.4
-  return Math.max(warmup.requestsPerSec * coldStart, fastestSoFar)
-}
 /** A token must stay valid this long after the last run that may send it. */
 const VALIDITY_MARGIN_MS = 30_000
 
@@ -85,10 +86,11 @@ async function measureReceiver (receiver: Receiver, algorithm: SigningAlgorithm,
   try {
     const cursor = new TokenCursor(pool)
     const requests = webhookRequests(pool, cursor)
-    const warmup = await loadServer(server, { connections, durationSec: warmupSec, requests })
+    const warmup = await loadServer(server, { connections, durationSec: warmupSec, requests, sampleMs: PACE_SAMPLE_MS })
     if (receiver.verifies) {
       // Enough distinct tokens for the measured runs at the warm-up's pace, with headroom.
-      await pool.ensure(cursor.position + expectedPace(warmup, warmupSec, fastestSoFar) * runSec * runs * TOKEN_HEADROOM + connections * 2)
+      const pace = Math.max(warmup.peakRequestsPerSec, fastestSoFar)
+      await pool.ensure(cursor.position + pace * runSec * runs * tokenHeadroom(warmupSec) + connections * 2)
       await pool.renewExpiring(Date.now() + runs * runSec * 1000 + VALIDITY_MARGIN_MS, cursor.position)
     }
     const reusedBefore = cursor.reused

@@ -1,10 +1,19 @@
-import type { BenchSettings } from '../harness/bench-options.ts'
+import type { SigningAlgorithm } from '@webhook-jwt/protocol'
+import { ALGORITHMS, type BenchSettings } from '../harness/bench-options.ts'
 import { runTask, startServer } from '../harness/child-processes.ts'
-import type { SignMeasure, SignMicroConfig } from '../micro/sign-micro.ts'
 import type { DeliveryMeasure, DeliveryMicroConfig, DeliveryWay } from '../micro/delivery-micro.ts'
+import type { Concurrency, OpsMeasure } from '../micro/measure-ops.ts'
+import type { SignMicroConfig, SignWay, SignWayMeasure } from '../micro/sign-micro.ts'
 import { WEBHOOK_PATH } from '../servers/receiver-config.ts'
-import { ALGORITHMS } from '../harness/bench-options.ts'
 import { runJwksRoutes, type JwksResult } from './jwks-routes.ts'
+
+/** app.webhooks.sign and the hand-written jose signature, for one algorithm and concurrency. */
+export interface SignMeasure {
+  algorithm: SigningAlgorithm
+  concurrency: Concurrency
+  producer: OpsMeasure
+  jose: OpsMeasure
+}
 
 export interface SendingSection {
   sign: SignMeasure[]
@@ -46,8 +55,21 @@ async function runDelivery (settings: BenchSettings): Promise<DeliveryMeasure[]>
   return measures
 }
 
+/** Each way of signing in its own process, the same algorithms in the same order. */
+async function runSign (settings: BenchSettings): Promise<SignMeasure[]> {
+  const byWay = new Map<SignWay, SignWayMeasure[]>()
+  for (const way of ['producer', 'jose'] as const) {
+    byWay.set(way, await runTask<SignWayMeasure[]>(SIGN_MICRO, { way, algorithms: [...ALGORITHMS], schedule: settings.micro } satisfies SignMicroConfig, TASK_TIMEOUT_MS))
+  }
+  return (byWay.get('producer') ?? []).map((producer, index) => {
+    const jose = byWay.get('jose')?.[index]
+    if (jose === undefined || jose.algorithm !== producer.algorithm || jose.concurrency !== producer.concurrency) throw new Error('the two signing runs do not line up')
+    return { algorithm: producer.algorithm, concurrency: producer.concurrency, producer: producer.measure, jose: jose.measure }
+  })
+}
+
 export async function runSending (settings: BenchSettings, log: (line: string) => void): Promise<SendingSection> {
-  const sign = await runTask<SignMeasure[]>(SIGN_MICRO, { algorithms: [...ALGORITHMS], schedule: settings.micro } satisfies SignMicroConfig, TASK_TIMEOUT_MS)
+  const sign = await runSign(settings)
   for (const measure of sign) {
     log(`  sign ${measure.algorithm} ${measure.concurrency === 'sequential' ? 'seq' : `${measure.concurrency} in flight`}: producer ${Math.round(measure.producer.opsPerSec)} ops/s [${measure.producer.cpuMicrosPerOp.toFixed(0)} µs], jose ${Math.round(measure.jose.opsPerSec)} ops/s [${measure.jose.cpuMicrosPerOp.toFixed(0)} µs]`)
   }
