@@ -21,6 +21,8 @@ export interface MemoryResult {
   /** The first requests, sent before the "before" RSS is read. */
   warmupRequests: number
   requestsPerSec: number
+  /** The server's CPU per request after the warm-up: what an unknown kid or a valid webhook costs it. */
+  cpuMicrosPerRequest: number
   rssBeforeMiB: number
   rssAfterMiB: number
   rssPeakMiB: number
@@ -73,7 +75,7 @@ async function unknownKids (server: ServerProcess, config: ReceiverConfig, total
   const heapAfter = (await server.measureMemory()).heapUsedBytes
   addCounts(statusCounts, main)
   const unexpected = Object.entries(statusCounts).filter(([status]) => status !== '401' && status !== '503').reduce((sum, [, count]) => sum + count, 0) + warm.errors + main.errors
-  return { requests: warm.responses + main.responses, warmupRequests: warmup, requestsPerSec: main.requestsPerSec, rssBeforeMiB: before / MIB, rssAfterMiB: after / MIB, rssPeakMiB: peak / MIB, growthMiB: (after - before) / MIB, heapRetainedBeforeMiB: heapBefore / MIB, heapRetainedAfterMiB: heapAfter / MIB, statusCounts, unexpected }
+  return { requests: warm.responses + main.responses, warmupRequests: warmup, requestsPerSec: main.requestsPerSec, cpuMicrosPerRequest: main.cpuMicrosPerRequest, rssBeforeMiB: before / MIB, rssAfterMiB: after / MIB, rssPeakMiB: peak / MIB, growthMiB: (after - before) / MIB, heapRetainedBeforeMiB: heapBefore / MIB, heapRetainedAfterMiB: heapAfter / MIB, statusCounts, unexpected }
 }
 
 async function distinctJtis (server: ServerProcess, pool: TokenPool, total: number, warmup: number, connections: number): Promise<Omit<MemoryResult, 'run' | 'label' | 'expectedAnswers'>> {
@@ -91,6 +93,7 @@ async function distinctJtis (server: ServerProcess, pool: TokenPool, total: numb
   const segment = Math.ceil((total - warmup) / SEGMENTS)
   let sent = warmup
   let seconds = 0
+  let cpuMicros = 0
   while (sent < total) {
     const amount = Math.min(segment, total - sent)
     await pool.ensure(cursor.position + amount + connections * 2)
@@ -100,6 +103,7 @@ async function distinctJtis (server: ServerProcess, pool: TokenPool, total: numb
     errors += measure.errors
     pace = measure.requestsPerSec
     seconds += measure.durationSec
+    cpuMicros += measure.cpuMicrosPerRequest * measure.responses
     sent += amount
     pool.release(cursor.position)
   }
@@ -108,11 +112,11 @@ async function distinctJtis (server: ServerProcess, pool: TokenPool, total: numb
   const heapAfter = (await server.measureMemory()).heapUsedBytes
   const accepted = Object.entries(statusCounts).filter(([status]) => status.startsWith('2')).reduce((sum, [, count]) => sum + count, 0)
   const answered = Object.values(statusCounts).reduce((sum, count) => sum + count, 0)
-  return { requests: answered, warmupRequests: warmup, requestsPerSec: (sent - warmup) / seconds, rssBeforeMiB: before / MIB, rssAfterMiB: after / MIB, rssPeakMiB: peak / MIB, growthMiB: (after - before) / MIB, heapRetainedBeforeMiB: heapBefore / MIB, heapRetainedAfterMiB: heapAfter / MIB, statusCounts, unexpected: answered - accepted + errors + cursor.reused }
+  return { requests: answered, warmupRequests: warmup, requestsPerSec: (sent - warmup) / seconds, cpuMicrosPerRequest: cpuMicros / (sent - warmup), rssBeforeMiB: before / MIB, rssAfterMiB: after / MIB, rssPeakMiB: peak / MIB, growthMiB: (after - before) / MIB, heapRetainedBeforeMiB: heapBefore / MIB, heapRetainedAfterMiB: heapAfter / MIB, statusCounts, unexpected: answered - accepted + errors + cursor.reused }
 }
 
 function describe (result: MemoryResult): string {
-  return `  ${result.label}: RSS ${result.rssBeforeMiB.toFixed(1)} → ${result.rssAfterMiB.toFixed(1)} MiB (peak ${result.rssPeakMiB.toFixed(1)}), growth ${result.growthMiB.toFixed(1)} MiB, heap after GC ${result.heapRetainedBeforeMiB.toFixed(1)} → ${result.heapRetainedAfterMiB.toFixed(1)} MiB, ${Math.round(result.requestsPerSec)} req/s, answers ${JSON.stringify(result.statusCounts)}${result.unexpected > 0 ? `, ${result.unexpected} UNEXPECTED` : ''}`
+  return `  ${result.label}: RSS ${result.rssBeforeMiB.toFixed(1)} → ${result.rssAfterMiB.toFixed(1)} MiB (peak ${result.rssPeakMiB.toFixed(1)}), growth ${result.growthMiB.toFixed(1)} MiB, heap after GC ${result.heapRetainedBeforeMiB.toFixed(1)} → ${result.heapRetainedAfterMiB.toFixed(1)} MiB, ${Math.round(result.requestsPerSec)} req/s (${Math.round(result.cpuMicrosPerRequest)} µs CPU each), answers ${JSON.stringify(result.statusCounts)}${result.unexpected > 0 ? `, ${result.unexpected} UNEXPECTED` : ''}`
 }
 
 /** RSS of a fresh consumer before and after `memoryRequests` unknown kids, then as many distinct valid jtis. */
