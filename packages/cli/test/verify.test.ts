@@ -69,7 +69,7 @@ t.test('--json: every check with its outcome, code and detail, and the answer', 
     ['key', 'passed', null], ['signature', 'passed', null], ['body-digest', 'skipped', null], ['replay', 'skipped', null]
   ])
   t.match(checkOf(run, 'audience').detail, `aud https://elsewhere.test is not ${AUDIENCE}`)
-  t.match(checkOf(run, 'expiry').detail, /^expired 1m4\ds ago, beyond the clock tolerance 30s$/)
+  t.match(checkOf(run, 'expiry').detail, /^expired 1m\d+s ago, beyond the clock tolerance 30s$/)
   t.match(checkOf(run, 'body-digest').detail, 'skipped: no body was given to compare with body_sha256')
 })
 
@@ -112,8 +112,8 @@ t.test('what passes is described too, with the flags that loosen the rules', asy
   t.equal(run.code, 0, run.stdout)
   t.match(checkOf(run, 'algorithm').detail, 'alg EdDSA')
   t.match(checkOf(run, 'lifetime').detail, 'lives 20m, at most 20m')
-  t.match(checkOf(run, 'expiry').detail, /^expires in 19m5\ds$/)
-  t.match(checkOf(run, 'times').detail, /^iat \S+Z \(\ds ago\), exp \S+Z \(in 19m5\ds\)$/)
+  t.match(checkOf(run, 'expiry').detail, /^expires in 19m\d+s$/)
+  t.match(checkOf(run, 'times').detail, /^iat \S+Z \(\d+s ago\), exp \S+Z \(in 19m\d+s\)$/)
   t.match(checkOf(run, 'not-before').detail, 'not issued in the future')
   t.match(checkOf(run, 'ids').detail, 'jti ')
   t.match(checkOf(run, 'body-digest-claim').detail, 'no body_sha256 (allowed by --body-digest optional)')
@@ -129,7 +129,7 @@ t.test('the answer tells the sender what to do: final, retry after rotating, or 
   t.match(unknown.stdout, /\nAnswer {2}401 WEBHOOK_KEY_UNKNOWN \(The signing key is not in the sender's published key set\): a sender that has just rotated retries, re-signed; otherwise the key is not the sender's or was revoked\n$/)
   const expired = await runCli(verifyArgs(server, tokenFor(key, { claims: { iat: now - 400, exp: now - 100 } })))
   t.match(expired.stdout, /\nAnswer {2}401 WEBHOOK_TOKEN_EXPIRED \(The token has expired\): the sender should not retry this token: a 401 is final\n$/)
-  t.match(expired.stdout, /\n {2}✗ expiry +expired 1m4\ds ago, beyond the clock tolerance 30s → WEBHOOK_TOKEN_EXPIRED\n/)
+  t.match(expired.stdout, /\n {2}✗ expiry +expired 1m\d+s ago, beyond the clock tolerance 30s → WEBHOOK_TOKEN_EXPIRED\n/)
 })
 
 t.test('an unreachable JWKS: the key check fails with why, the answer is 503, exit code 3', async (t) => {
