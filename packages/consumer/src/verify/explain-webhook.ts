@@ -6,6 +6,7 @@ import { readConsumerOptions, type WebhookConsumerOptions } from '../options.ts'
 import { TOKEN_CHECKS, type TokenCheckName } from '../token/check-claims.ts'
 import { parseCompactJws, type ParsedToken } from '../token/compact-jws.ts'
 import { verifySignature } from './verify-signature.ts'
+import { latestSigningTime } from './verify-token.ts'
 
 /** A check of `explainWebhook`, in the order the consumer applies them. */
 export type WebhookCheckName = 'format' | TokenCheckName | 'key' | 'signature' | 'body-digest' | 'replay'
@@ -115,8 +116,7 @@ export async function explainWebhook (webhook: WebhookToExplain, options: Webhoo
   } else {
     const remote = new RemoteKeySet(issuer, settings.jwks, settings.clock, () => {})
     try {
-      // As the consumer does: iat is whole seconds rounded down, and the sender's clock may be ahead by the tolerance.
-      const signedBy = passed('times') ? ((claims.iat as number) + 1 + settings.clockToleranceSec) * 1000 : Infinity
+      const signedBy = passed('times') ? latestSigningTime(claims.iat as number, settings.clockToleranceSec) : Infinity
       key = await remote.keyFor(header.kid as string, signedBy)
       checks.push({ name: 'key', outcome: 'passed' })
     } catch (error) {

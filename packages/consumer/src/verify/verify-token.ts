@@ -12,6 +12,14 @@ export interface VerifiedToken extends CheckedClaims {
 
 const BEARER = /^Bearer +([^ ]+) *$/i
 
+/**
+ * The latest time (ms, on our clock) a token with this `iat` can have been signed: `iat` is whole seconds
+ * rounded down, and the sender's clock may be ahead of ours by the tolerance.
+ */
+export function latestSigningTime (iatSec: number, clockToleranceSec: number): number {
+  return (iatSec + 1 + clockToleranceSec) * 1000
+}
+
 /** The token from the configured header: `Bearer <token>` in `Authorization`, the bare token elsewhere. */
 export function extractToken (value: string | undefined, header: string): string {
   if (value === undefined || value === '') return reject('WEBHOOK_TOKEN_MISSING')
@@ -27,8 +35,7 @@ export async function verifyToken (compact: string, settings: ConsumerSettings, 
   const { header, claims } = parseCompactJws(compact, settings.maxTokenBytes)
   const checked = checkClaims(header, claims, settings, settings.clock.now() / 1000)
   const keySet = keySets.get(checked.issuer.issuer) as RemoteKeySet
-  // iat is whole seconds rounded down, and the sender's clock may be ahead of ours by the tolerance.
-  const key = await keySet.keyFor(checked.kid, (checked.iat + 1 + settings.clockToleranceSec) * 1000)
+  const key = await keySet.keyFor(checked.kid, latestSigningTime(checked.iat, settings.clockToleranceSec))
   await verifySignature(compact, key, checked.alg)
   return { ...checked, claims }
 }
