@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { DEFAULT_CLOCK_SKEW, DEFAULT_JWKS_MAX_AGE, DEFAULT_TOKEN_TTL, parseDuration, type SigningAlgorithm } from '@webhook-jwt/protocol'
-import webhookProducer, { type KeyStore, type KeyTransitionEvent } from '@webhook-jwt/producer'
+import webhookProducer, { minimumRotationWaits, type KeyStore, type KeyTransitionEvent } from '@webhook-jwt/producer'
 import { storeError } from './key-store-target.ts'
 
 /** The rotation flags: the producers' own settings, which the CLI must share to step their rotation. */
@@ -25,13 +25,17 @@ export const ROTATION_FLAGS: Readonly<Record<string, string>> = {
   'rotation.retireAfter': '--retire-after'
 }
 
-/** The waits a rotation started with these flags would use, in seconds, as the producer works them out. */
+/** The waits a rotation started with these flags would use, in seconds: the flag, or the producer's minimum. */
 export function plannedWindows (flags: RotationFlags, store: KeyStore): { publishLead: number, retireAfter: number } {
-  const staleness = store.maxStaleness ?? 0
-  const skew = parseDuration(flags.clockSkew ?? DEFAULT_CLOCK_SKEW, 'clockSkew')
+  const minimum = minimumRotationWaits({
+    jwksMaxAge: parseDuration(flags.jwksMaxAge ?? DEFAULT_JWKS_MAX_AGE, 'jwks.maxAge'),
+    tokenTtl: parseDuration(flags.tokenTtl ?? DEFAULT_TOKEN_TTL, 'tokenTtl'),
+    clockSkew: parseDuration(flags.clockSkew ?? DEFAULT_CLOCK_SKEW, 'clockSkew'),
+    maxStaleness: store.maxStaleness ?? 0
+  })
   return {
-    publishLead: parseDuration(flags.publishLead ?? parseDuration(flags.jwksMaxAge ?? DEFAULT_JWKS_MAX_AGE, 'jwks.maxAge') + skew + staleness, 'rotation.publishLead'),
-    retireAfter: parseDuration(flags.retireAfter ?? parseDuration(flags.tokenTtl ?? DEFAULT_TOKEN_TTL, 'tokenTtl') + skew + staleness, 'rotation.retireAfter')
+    publishLead: flags.publishLead === undefined ? minimum.publishLead : parseDuration(flags.publishLead, 'rotation.publishLead'),
+    retireAfter: flags.retireAfter === undefined ? minimum.retireAfter : parseDuration(flags.retireAfter, 'rotation.retireAfter')
   }
 }
 

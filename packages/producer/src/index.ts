@@ -141,7 +141,7 @@ export const webhookProducerPlugin = fp(webhookProducer, { fastify: '5.x', name:
 export default webhookProducerPlugin
 export { webhookProducerPlugin as webhookProducer }
 export type { WebhookProducerOptions } from './options.ts'
-export { DEFAULT_KEY_FILE, DEFAULT_ROTATION_PERIOD } from './options.ts'
+export { DEFAULT_KEY_FILE, DEFAULT_ROTATION_PERIOD, minimumRotationWaits } from './options.ts'
 export type { SignOptions, SignedWebhook } from './sign-webhook.ts'
 export type { DeliverOptions, DeliveryAttemptEvent, DeliveryOutcomeEvent } from './delivery/dispatcher.ts'
 export type { DeliveryOptions, UndeliveredWebhook } from './delivery/delivery-options.ts'

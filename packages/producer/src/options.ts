@@ -92,6 +92,21 @@ function isClock (value: unknown): value is Clock {
 }
 
 /**
+ * The shortest safe rotation waits, in seconds, which are also their defaults: a new key is published at least
+ * `jwks.maxAge + clockSkew` before it signs, and an old key stays published `tokenTtl + clockSkew` after it
+ * stops, each plus a shared store's `maxStaleness` (how late a replica may learn of a step).
+ *
+ * @example
+ * minimumRotationWaits({ jwksMaxAge: 600, tokenTtl: 300, clockSkew: 30, maxStaleness: 0 }) // { publishLead: 630, retireAfter: 330 }
+ */
+export function minimumRotationWaits (settings: { jwksMaxAge: number, tokenTtl: number, clockSkew: number, maxStaleness: number }): { publishLead: number, retireAfter: number } {
+  return {
+    publishLead: settings.jwksMaxAge + settings.clockSkew + settings.maxStaleness,
+    retireAfter: settings.tokenTtl + settings.clockSkew + settings.maxStaleness
+  }
+}
+
+/**
  * Validates and normalises the options once, at registration. Every message names the option and its rule;
  * unsafe rotation windows are refused with `WEBHOOK_UNSAFE_ROTATION` and the rule they break.
  */
@@ -145,8 +160,7 @@ export function readProducerOptions (options: WebhookProducerOptions): ProducerS
   const rotation = objectOption(raw.rotation, 'rotation')
   // A shared store's replicas may sign and serve what they last read for up to maxStaleness: both waits grow by it.
   const staleness = keyStore.maxStaleness ?? 0
-  const minPublishLead = jwksMaxAge + clockSkew + staleness
-  const minRetireAfter = tokenTtl + clockSkew + staleness
+  const { publishLead: minPublishLead, retireAfter: minRetireAfter } = minimumRotationWaits({ jwksMaxAge, tokenTtl, clockSkew, maxStaleness: staleness })
   const withStaleness = staleness === 0 ? '' : ` + the key store's maxStaleness (${formatDuration(staleness)})`
   const publishLead = parseDuration(rotation.publishLead ?? minPublishLead, 'rotation.publishLead')
   const retireAfter = parseDuration(rotation.retireAfter ?? minRetireAfter, 'rotation.retireAfter')
