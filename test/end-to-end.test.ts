@@ -10,6 +10,10 @@ import { deliver, startJwksProxy, startReceiver, startSender, traffic, type Deli
 const WINDOWS = { tokenTtl: 2, clockSkew: 0.5, jwks: { maxAge: 1 } }
 const RECEIVER = { maxTokenAge: 2, clockTolerance: 0.5 }
 
+// The scenarios are independent (each has its own sender, receiver, ports and key store) and spend most of
+// their time waiting on those windows: they run side by side, so the file takes as long as its longest one.
+t.jobs = 5
+
 const failures = (deliveries: Delivery[]): Delivery[] => deliveries.filter((delivery) => delivery.status !== 200)
 const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -18,15 +22,15 @@ t.test('1. continuous traffic across three scheduled rotations: zero failed veri
   const transitions: KeyTransitionEvent[] = []
   sender.app.webhooks.on('transition', (event) => transitions.push(event))
   const receiver = await startReceiver(t, sender.jwksUrl, RECEIVER)
-  // Until three rotations have completed and thousands of deliveries were made: on a loaded machine the
+  // Until three rotations have completed and a thousand deliveries were made: on a loaded machine the
   // second can take longer than the first, and the schedule keeps rotating meanwhile.
   const deadline = Date.now() + 60_000
   const retired = (): number => transitions.filter((step) => step.to === 'retired').length
   let sent = 0
-  const deliveries = await traffic(async () => { sent++; return await deliver(sender.app, receiver.url) }, () => (retired() >= 3 && sent >= 2000) || Date.now() > deadline)
+  const deliveries = await traffic(async () => { sent++; return await deliver(sender.app, receiver.url) }, () => (retired() >= 3 && sent >= 1000) || Date.now() > deadline)
   t.ok(retired() >= 3, `${retired()} rotations completed`)
   t.same(failures(deliveries), [], 'every delivery verified')
-  t.ok(deliveries.length >= 2000, `${deliveries.length} deliveries`)
+  t.ok(deliveries.length >= 1000, `${deliveries.length} deliveries`)
   t.ok(new Set(deliveries.map((delivery) => delivery.kid)).size >= 4, 'signed by four keys')
 })
 

@@ -14,9 +14,10 @@ import { PrivateRedis, redisOrSkip } from './support/redis.ts'
 const KEK = randomBytes(32).toString('base64url')
 const AUDIENCE = 'https://receiver.test/hooks'
 const ISSUER = 'https://sender.test'
-// maxAge 1 + skew 1 + maxStaleness 2 → publishLead 4 s; ttl 2 + skew 1 + maxStaleness 2 → retireAfter 5 s; a key signs for 9 s.
-const WINDOWS = { tokenTtl: 2, clockSkew: 1, jwks: { maxAge: 1 }, rotation: { every: 9 } }
-const MAX_STALENESS = 2
+// maxAge 1 + skew 0.5 + maxStaleness 1 → publishLead 2.5 s; ttl 2 + skew 0.5 + maxStaleness 1 → retireAfter 3.5 s;
+// a key signs for 6 s, the shortest period those allow, so the third rotation retires its key about 21.5 s in.
+const WINDOWS = { tokenTtl: 2, clockSkew: 0.5, jwks: { maxAge: 1 }, rotation: { every: 6 } }
+const MAX_STALENESS = 1
 const ROTATIONS = 3
 
 const shared = await redisOrSkip(t, 'Redis replica scenarios')

@@ -12,6 +12,9 @@ const SAMPLING_MS = 300
 // stalls on a loaded machine between the JWKS being generated and the verifier reading it. (A TTL of 1 s
 // would leave tokens signed late in a second only milliseconds of life: iat is rounded down to the second.)
 
+// The two tests share nothing and mostly wait on the clock: side by side, the file takes as long as the first.
+t.jobs = 2
+
 t.test('a verifier that caches the JWKS for exactly max-age never meets a kid it lacks, over three rotations', async (t) => {
   const { app, transitions } = await buildProducer(t, {
     keyStore: memoryKeyStore(),
