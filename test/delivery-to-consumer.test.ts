@@ -1,7 +1,7 @@
 import t from 'tap'
 import { memoryKeyStore, type DeliveryAttemptEvent, type DeliveryOutcomeEvent } from '@webhook-jwt/producer'
 import { startReceiver, startSender, AUDIENCE, type Sender } from './support/webhook-pair.ts'
-import { until } from '../packages/producer/test/helpers/producer-app.ts'
+import { LOOPBACK_NETWORKS, until } from '../packages/producer/test/helpers/producer-app.ts'
 
 // app.webhooks.deliver() against a real @webhook-jwt/consumer on loopback, with the real clock and short,
 // configured retry waits (the default schedule is tested on an injected clock in the producer's tests).
@@ -16,7 +16,7 @@ function record (sender: Sender): { attempts: DeliveryAttemptEvent[], outcomes: 
 }
 
 t.test('a receiver that does not know the signing key yet answers 503 with Retry-After; the retry after it verifies', async (t) => {
-  const sender = await startSender(t, { ...WINDOWS, keyStore: memoryKeyStore(), rotation: { every: false }, delivery: { retry: { schedule: [30] } } })
+  const sender = await startSender(t, { ...WINDOWS, keyStore: memoryKeyStore(), rotation: { every: false }, delivery: { retry: { schedule: [30] }, allowedNetworks: LOOPBACK_NETWORKS } })
   const receiver = await startReceiver(t, sender.jwksUrl, { maxTokenAge: 2, clockTolerance: 0.5, jwks: { cooldown: 2 } })
   const { attempts, outcomes } = record(sender)
   // An emergency revoke with no successor published: the replacement signs at once, before any receiver has it.
@@ -34,7 +34,7 @@ t.test('a receiver that does not know the signing key yet answers 503 with Retry
 })
 
 t.test('a rotation in the middle of a retry series: later attempts carry the new kid, and verify', async (t) => {
-  const sender = await startSender(t, { ...WINDOWS, keyStore: memoryKeyStore(), rotation: { every: false }, delivery: { retry: { schedule: [1, 1, 1, 1, 1, 1], jitter: 0 } } })
+  const sender = await startSender(t, { ...WINDOWS, keyStore: memoryKeyStore(), rotation: { every: false }, delivery: { retry: { schedule: [1, 1, 1, 1, 1, 1], jitter: 0 }, allowedNetworks: LOOPBACK_NETWORKS } })
   let failuresLeft = 2
   const receiver = await startReceiver(t, sender.jwksUrl, { maxTokenAge: 2, clockTolerance: 0.5 }, async (_request, reply) =>
     failuresLeft-- > 0 ? await reply.code(500).send({ error: 'handler crashed' }) : { ok: true })

@@ -32,7 +32,7 @@ async function scenario (redisUrl: string): Promise<void> {
     const replicaOptions = (): Parameters<typeof startSender>[1] => ({
       keyStore: fileKeyStore({ path: keyFile }),
       rotation: { every: false },
-      delivery: { queue: bullmqDeliveryQueue({ connection: redisUrl, prefix, lockDuration: LOCK_DURATION }), pollInterval: 0.1 }
+      delivery: { queue: bullmqDeliveryQueue({ connection: redisUrl, prefix, lockDuration: LOCK_DURATION }), pollInterval: 0.1, allowedNetworks: ['127.0.0.0/8', '::1/128'] }
     })
 
     // The key endpoint the receiver trusts: a producer on the shared key file, which delivers nothing itself.

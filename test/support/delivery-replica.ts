@@ -26,7 +26,7 @@ await app.register(producer, {
   issuer: config.issuer,
   keyStore: fileKeyStore({ path: config.keyFile }),
   rotation: { every: false },
-  delivery: { queue: bullmqDeliveryQueue({ connection: config.redisUrl, prefix: config.prefix, lockDuration: config.lockDuration }), pollInterval: 0.1 }
+  delivery: { queue: bullmqDeliveryQueue({ connection: config.redisUrl, prefix: config.prefix, lockDuration: config.lockDuration }), pollInterval: 0.1, allowedNetworks: ['127.0.0.0/8', '::1/128'] }
 })
 app.webhooks.on('attempt', (event) => report({ attempt: event }))
 await app.ready()

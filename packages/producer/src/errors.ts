@@ -41,3 +41,10 @@ export const ProducerClosedError = createError('WEBHOOK_PRODUCER_CLOSED', 'The w
 
 /** `deliver()` to an endpoint that answered 410 Gone: nothing more is sent there until it is restored. */
 export const EndpointGoneError = createError<[string]>('WEBHOOK_ENDPOINT_GONE', 'The endpoint %s answered 410 Gone; call app.webhooks.restoreEndpoint(url) once it is back', 410)
+
+/**
+ * A delivery's destination is not a public address (loopback, private, link-local such as 169.254.169.254,
+ * …), or its name resolves to one, and `delivery.allowedNetworks` does not allow it. No connection is made;
+ * the delivery fails at once.
+ */
+export const DestinationForbiddenError = createError<[string, string, string]>('WEBHOOK_DESTINATION_FORBIDDEN', 'The delivery destination %s is refused: %s is in %s, not a public address. Add its network to delivery.allowedNetworks if deliveries there are meant', 403)

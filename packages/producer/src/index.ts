@@ -22,7 +22,9 @@ export interface WebhookProducer {
    * Queues `event` for delivery to `url` and resolves with its webhook id once the queue holds it. Each
    * attempt is signed afresh (new `iat`, `exp`, `jti`; the same `webhook_id`), POSTed with a deadline, and
    * retried on the schedule while the answer says it may succeed later. Follow it with the `attempt` and
-   * `outcome` events.
+   * `outcome` events. Attempts connect only to public addresses (checked after DNS resolution) unless
+   * `delivery.allowedNetworks` allows others: any other fails at once with `WEBHOOK_DESTINATION_FORBIDDEN`.
+   * A URL with a user name or password throws a `TypeError`.
    *
    * @example
    * const { id } = await app.webhooks.deliver('https://receiver.example/hooks', { type: 'invoice.paid', invoice: 'in_1' })

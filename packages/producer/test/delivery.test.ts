@@ -3,9 +3,10 @@ import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { createManualClock, systemClock, type ManualClock } from '@webhook-jwt/protocol'
 import { sendAttempt } from '../src/delivery/send-attempt.ts'
+import { DestinationPolicy, guardedAgent } from '../src/delivery/destination-guard.ts'
 import Fastify from 'fastify'
 import producer, { DEFAULT_RETRY_SCHEDULE, memoryDeliveryQueue, memoryKeyStore, type DeliveryAttemptEvent, type DeliveryOptions, type DeliveryOutcomeEvent, type DeliveryQueue, type UndeliveredWebhook } from '@webhook-jwt/producer'
-import { buildProducer, startupError, until } from './helpers/producer-app.ts'
+import { buildProducer, LOOPBACK_NETWORKS, startupError, until } from './helpers/producer-app.ts'
 import { answer, inTurn, startRawReceiver } from './helpers/raw-receiver.ts'
 
 interface Sender {
@@ -20,7 +21,7 @@ interface Sender {
 
 async function buildSender (t: Test, delivery: DeliveryOptions = {}): Promise<Sender> {
   const clock = createManualClock(Date.UTC(2026, 10, 22))
-  const { app, logs } = await buildProducer(t, { keyStore: memoryKeyStore(), rotation: { every: false }, clock, delivery: { retry: { jitter: 0 }, ...delivery } })
+  const { app, logs } = await buildProducer(t, { keyStore: memoryKeyStore(), rotation: { every: false }, clock, delivery: { retry: { jitter: 0 }, allowedNetworks: LOOPBACK_NETWORKS, ...delivery } })
   const attempts: DeliveryAttemptEvent[] = []
   const outcomes: DeliveryOutcomeEvent[] = []
   app.webhooks.on('attempt', (event) => attempts.push(event))
@@ -228,6 +229,7 @@ t.test('deliver() checks its arguments', async (t) => {
   const sender = await buildSender(t)
   await t.rejects(sender.app.webhooks.deliver('ftp://example.com/hooks', {}), { name: 'TypeError', message: /"url" must be an absolute http: or https: URL/ })
   await t.rejects(sender.app.webhooks.deliver('/relative', {}), { name: 'TypeError', message: /"url"/ })
+  await t.rejects(sender.app.webhooks.deliver(42 as unknown as string, {}), { name: 'TypeError', message: '"url" must be an absolute http: or https: URL (got 42)' })
   await t.rejects(sender.app.webhooks.deliver('http://127.0.0.1:9/hooks', {}, { audience: '' }), { message: /"audience" must be a non-empty string/ })
   await t.rejects(sender.app.webhooks.deliver('http://127.0.0.1:9/hooks', undefined), { message: /JSON-serialisable/ })
   t.throws(() => sender.app.webhooks.restoreEndpoint('nope'), TypeError)
@@ -245,7 +247,15 @@ t.test('delivery options are validated at registration, naming the option', asyn
     [{ concurrency: { total: 2.5 } }, 'delivery.concurrency.total', /whole number/],
     [{ queue: {} }, 'delivery.queue', /must be a delivery queue/],
     [{ onUndelivered: 'log' }, 'delivery.onUndelivered', /must be a function/],
-    [{ pollInterval: 'often' }, 'delivery.pollInterval', /./]
+    [{ pollInterval: 'often' }, 'delivery.pollInterval', /./],
+    [{ allowedNetworks: '10.0.0.0/8' }, 'delivery.allowedNetworks', /must be an array of networks in CIDR notation/],
+    [{ allowedNetworks: ['10.0.0.0/8', '10.0.0.1'] }, 'delivery.allowedNetworks[1]', /must be a network in CIDR notation.*\(got "10\.0\.0\.1"\)/],
+    [{ allowedNetworks: ['10.0.0.0/33'] }, 'delivery.allowedNetworks[0]', /CIDR/],
+    [{ allowedNetworks: ['fd00::/129'] }, 'delivery.allowedNetworks[0]', /CIDR/],
+    [{ allowedNetworks: ['internal.example/24'] }, 'delivery.allowedNetworks[0]', /CIDR/],
+    [{ allowedNetworks: ['fe80::%eth0/10'] }, 'delivery.allowedNetworks[0]', /CIDR/],
+    [{ allowedNetworks: [8] }, 'delivery.allowedNetworks[0]', /CIDR/],
+    [{ allowedNetworks: ['::ffff:10.0.0.0/104'] }, 'delivery.allowedNetworks[0]', /must give an IPv4-mapped network as IPv4, such as '10\.0\.0\.0\/8'/]
   ]
   for (const [delivery, option, message] of cases) {
     t.match(await startupError({ keyStore: memoryKeyStore(), delivery }), { code: 'WEBHOOK_INVALID_OPTION', option, message }, option)
@@ -295,7 +305,7 @@ t.test('deliveries accepted before the app is ready go out once it is', async (t
   const receiver = await startRawReceiver(t)
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(producer, { issuer: 'https://sender.test', keyStore: memoryKeyStore(), rotation: { every: false } })
+  await app.register(producer, { issuer: 'https://sender.test', keyStore: memoryKeyStore(), rotation: { every: false }, delivery: { allowedNetworks: LOOPBACK_NETWORKS } })
   const outcomes: DeliveryOutcomeEvent[] = []
   app.webhooks.on('outcome', (event) => outcomes.push(event))
   await app.webhooks.deliver(receiver.url, { early: true })
@@ -360,7 +370,9 @@ t.test('an attempt that starts after close() cut attempts short stops at once in
   const closing = new AbortController()
   closing.abort()
   const started = Date.now()
-  const answer = await sendAttempt({ url: receiver.url, headers: {}, body: Buffer.from('{}'), timeoutMs: 60_000, clock: systemClock, closing: closing.signal })
+  const agent = guardedAgent(new DestinationPolicy(LOOPBACK_NETWORKS))
+  t.teardown(() => agent.destroy())
+  const answer = await sendAttempt({ url: receiver.url, headers: {}, body: Buffer.from('{}'), timeoutMs: 60_000, clock: systemClock, closing: closing.signal, agent })
   t.match(answer, { kind: 'network' })
   t.ok(Date.now() - started < 5000)
 })
@@ -427,5 +439,5 @@ t.test('with an empty schedule there are no retries: a refused connection fails 
   const { id } = await sender.app.webhooks.deliver(url, {})
   await until(() => sender.outcomes.length === 1)
   t.match(sender.attempts, [{ attempt: 1, verdict: 'failed', error: 'ECONNREFUSED', nextAttemptAt: null }])
-  t.same(sender.outcomes, [{ id, url, outcome: 'failed', attempts: 1 }])
+  t.same(sender.outcomes, [{ id, url, outcome: 'failed', attempts: 1, error: 'ECONNREFUSED' }])
 })

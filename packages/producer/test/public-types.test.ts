@@ -11,6 +11,9 @@ t.test('the public types', async (t) => {
   const missingIssuer: WebhookProducerOptions = { keyStore: memoryKeyStore() }
   // @ts-expect-error algorithms are a closed list
   const badAlgorithm: WebhookProducerOptions = { issuer: 'x', algorithm: 'HS256' }
+  const internalReceivers: WebhookProducerOptions = { issuer: 'x', delivery: { allowedNetworks: ['10.0.0.0/8', 'fd00::/8'] } }
+  // @ts-expect-error allowedNetworks is a list of networks, even for one
+  const oneNetwork: WebhookProducerOptions = { issuer: 'x', delivery: { allowedNetworks: '10.0.0.0/8' } }
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(producer, options)
@@ -27,5 +30,9 @@ t.test('the public types', async (t) => {
     const state: 'next' | 'active' | 'retiring' | 'retired' = event.to
     t.ok(state)
   })
-  t.ok(signed.token && status.activeKid && store.description && missingIssuer && badAlgorithm)
+  app.webhooks.on('outcome', (event) => {
+    const error: string | undefined = event.error
+    t.ok(error ?? event.outcome)
+  })
+  t.ok(signed.token && status.activeKid && store.description && missingIssuer && badAlgorithm && internalReceivers && oneNetwork)
 })

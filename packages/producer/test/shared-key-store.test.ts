@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { SIGN_RETRY_MS, STEP_RETRY_MS, WebhookOptionError, memoryDeliveryQueue, type DeliveryOutcomeEvent, type StoredKeySet } from '@webhook-jwt/producer'
 import { createManualClock, type ManualClock } from '@webhook-jwt/protocol'
-import { AUDIENCE, beginRotation, buildProducer, publishedKids, startupError, statesOf, until, type ProducerUnderTest } from './helpers/producer-app.ts'
+import { AUDIENCE, beginRotation, buildProducer, LOOPBACK_NETWORKS, publishedKids, startupError, statesOf, until, type ProducerUnderTest } from './helpers/producer-app.ts'
 import { SharedBacking, sharedKeyStore } from './helpers/shared-key-store.ts'
 import { startRawReceiver } from './helpers/raw-receiver.ts'
 
@@ -190,7 +190,7 @@ t.test('store unreachable: signs and serves what it holds for maxStaleness, then
   const clock = createManualClock(START)
   const backing = new SharedBacking(clock)
   const receiver = await startRawReceiver(t)
-  const { app, logs } = await buildProducer(t, { ...WINDOWS, clock, keyStore: sharedKeyStore(backing), delivery: { queue: memoryDeliveryQueue() } })
+  const { app, logs } = await buildProducer(t, { ...WINDOWS, clock, keyStore: sharedKeyStore(backing), delivery: { queue: memoryDeliveryQueue(), allowedNetworks: LOOPBACK_NETWORKS } })
   const outcomes: DeliveryOutcomeEvent[] = []
   app.webhooks.on('outcome', (event) => outcomes.push(event))
   backing.down = true

@@ -311,7 +311,7 @@ async function suite (redisUrl: string): Promise<void> {
       issuer: 'https://sender.test',
       keyStore: memoryKeyStore(),
       rotation: { every: false },
-      delivery: { queue: bullmqDeliveryQueue({ connection: redisUrl, prefix, lockDuration: 1 }), retry: { schedule: [0.3], jitter: 0 }, pollInterval: 0.1, onUndelivered: (webhooks) => { undelivered.push(...webhooks) } }
+      delivery: { queue: bullmqDeliveryQueue({ connection: redisUrl, prefix, lockDuration: 1 }), retry: { schedule: [0.3], jitter: 0 }, pollInterval: 0.1, allowedNetworks: ['127.0.0.0/8', '::1/128'], onUndelivered: (webhooks) => { undelivered.push(...webhooks) } }
     })
     const attempts: Array<{ attempt: number, verdict: string, status?: number }> = []
     const outcomes: Array<{ outcome: string, attempts: number }> = []
@@ -340,7 +340,7 @@ async function suite (redisUrl: string): Promise<void> {
         issuer: 'https://sender.test',
         keyStore: memoryKeyStore(),
         rotation: { every: false },
-        delivery: { queue: bullmqDeliveryQueue({ connection: redisUrl, prefix, lockDuration: 1 }), retry: { schedule: [1], jitter: 0 }, pollInterval: 0.1, onUndelivered: (webhooks) => { undelivered.push(...webhooks) } }
+        delivery: { queue: bullmqDeliveryQueue({ connection: redisUrl, prefix, lockDuration: 1 }), retry: { schedule: [1], jitter: 0 }, pollInterval: 0.1, allowedNetworks: ['127.0.0.0/8', '::1/128'], onUndelivered: (webhooks) => { undelivered.push(...webhooks) } }
       })
       app.webhooks.on('outcome', (event) => outcomes.push(event.outcome))
       await app.ready()

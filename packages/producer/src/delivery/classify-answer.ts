@@ -5,6 +5,8 @@ export type AttemptAnswer =
   | { kind: 'response', status: number, code: string | undefined, retryAfterSec: number | undefined }
   | { kind: 'timeout' }
   | { kind: 'network', error: string }
+  /** Refused before any connection: the destination is not a public address (`WEBHOOK_DESTINATION_FORBIDDEN`). */
+  | { kind: 'forbidden', reason: Error }
 
 /** What to do next: stop (delivered, gone, failed) or try again. */
 export type AttemptVerdict = 'delivered' | 'retry' | 'gone' | 'failed'
@@ -17,9 +19,11 @@ const TRY_LATER = new Set([408, 429])
  * practice (Standard Webhooks): 2xx is delivered; 410 means the endpoint is gone for good; 408, 429, 3xx
  * (redirects are not followed), 5xx, timeouts and network errors are retried; any other 4xx is permanent,
  * unless its problem code is one the contract says to retry (`WEBHOOK_KEY_UNKNOWN`: the receiver has not
- * seen a new key yet).
+ * seen a new key yet). A destination refused as not public fails at once: the refusal is the sender's
+ * policy, which no retry changes.
  */
 export function classifyAnswer (answer: AttemptAnswer): AttemptVerdict {
+  if (answer.kind === 'forbidden') return 'failed'
   if (answer.kind !== 'response') return 'retry'
   const { status, code } = answer
   if (status >= 200 && status < 300) return 'delivered'

@@ -1,4 +1,5 @@
 import { describeValue, objectOption, parseDuration, positiveInteger, WebhookOptionError, type Duration } from '@webhook-jwt/protocol'
+import { readAllowedNetworks, type DestinationPolicy } from './destination-guard.ts'
 import { memoryDeliveryQueue, type DeliveryJob, type DeliveryQueue } from './delivery-queue.ts'
 import { DEFAULT_MAX_RETRY_AFTER, DEFAULT_RETRY_JITTER, DEFAULT_RETRY_SCHEDULE, type RetryPolicy } from './retry-policy.ts'
 
@@ -34,6 +35,16 @@ export interface DeliveryOptions {
    * store them, or hand them to another sender. Default: each is logged at error level with its id and URL.
    */
   onUndelivered?: (webhooks: UndeliveredWebhook[]) => void | Promise<void>
+  /**
+   * Networks deliveries may connect to although they are not public, in CIDR notation, IPv4 or IPv6: an
+   * internal receiver's range, or loopback in tests. Deliveries connect only to public unicast addresses,
+   * checked on the address dialled, after DNS resolution; anything else fails with
+   * `WEBHOOK_DESTINATION_FORBIDDEN`. Default `[]`.
+   *
+   * @example
+   * delivery: { allowedNetworks: ['127.0.0.0/8', '::1/128'] } // a receiver on loopback, in tests
+   */
+  allowedNetworks?: readonly string[]
 }
 
 /** Polling more often than this would only load the queue. */
@@ -48,6 +59,7 @@ export interface DeliverySettings {
   closeTimeoutMs: number
   pollIntervalMs: number
   onUndelivered: ((webhooks: UndeliveredWebhook[]) => void | Promise<void>) | null
+  destinations: DestinationPolicy
 }
 
 function isQueue (value: unknown): value is DeliveryQueue {
@@ -82,6 +94,7 @@ export function readDeliveryOptions (value: unknown): DeliverySettings {
     queue,
     closeTimeoutMs: parseDuration(raw.closeTimeout ?? 10, 'delivery.closeTimeout') * 1000,
     pollIntervalMs: Math.max(parseDuration(raw.pollInterval ?? 5, 'delivery.pollInterval') * 1000, MIN_POLL_INTERVAL_MS),
-    onUndelivered: raw.onUndelivered ?? null
+    onUndelivered: raw.onUndelivered ?? null,
+    destinations: readAllowedNetworks(raw.allowedNetworks)
   }
 }

@@ -1,11 +1,13 @@
 import type { EventEmitter } from 'node:events'
 import type { FastifyBaseLogger } from 'fastify'
+import type { Agent } from 'undici'
 import { callAt, emitSafely, type Clock } from '@webhook-jwt/protocol'
 import { EndpointGoneError, ProducerClosedError } from '../errors.ts'
-import { readDeliveryInput, requireText, type DeliveryInput, type SignedWebhook } from '../sign-webhook.ts'
+import { readDeliveryInput, type DeliveryInput, type SignedWebhook } from '../sign-webhook.ts'
 import { classifyAnswer, type AttemptAnswer, type AttemptVerdict } from './classify-answer.ts'
 import type { DeliverySettings, UndeliveredWebhook } from './delivery-options.ts'
 import type { DeliveryJob } from './delivery-queue.ts'
+import { guardedAgent } from './destination-guard.ts'
 import { retryDelayMs } from './retry-policy.ts'
 import { sendAttempt } from './send-attempt.ts'
 
@@ -33,7 +35,11 @@ export interface DeliveryAttemptEvent {
   status?: number
   /** The receiver's problem code, when its error body had one. */
   code?: string
-  /** `timeout`, `closed` (cut short by `app.close()`), or the network error's code (ECONNREFUSED, ECONNRESET…), when there was no answer. */
+  /**
+   * When there was no answer: `timeout`, `closed` (cut short by `app.close()`), `WEBHOOK_DESTINATION_FORBIDDEN`
+   * (the destination is not a public address: no connection was made, and the verdict is `failed`), or the
+   * network error's code (ECONNREFUSED, ECONNRESET…).
+   */
   error?: string
   durationMs: number
   nextAttemptAt: Date | null
@@ -49,6 +55,8 @@ export interface DeliveryOutcomeEvent {
   /** The last attempt's status, if it had an answer. */
   status?: number
   code?: string
+  /** The last attempt's `error`, if it had no answer (`WEBHOOK_DESTINATION_FORBIDDEN`, `ECONNREFUSED`…). */
+  error?: string
 }
 
 type Signer = (input: DeliveryInput) => Promise<SignedWebhook>
@@ -58,21 +66,29 @@ export const SIGN_RETRY_MS = 5000
 
 const originOf = (url: string): string => new URL(url).origin
 
+/** A URL, or text that may be one, without its user name and password, for messages and logs. */
+function withoutCredentials (text: string): string {
+  if (!URL.canParse(text)) return text.replace(/^([^:/?#]+:\/\/)[^/?#]*@/, '$1')
+  const url = new URL(text)
+  url.username = ''
+  url.password = ''
+  return url.href
+}
+
 function readUrl (value: unknown): string {
-  const refused = (): TypeError => new TypeError(`"url" must be an absolute http: or https: URL (got ${JSON.stringify(value)})`)
-  let url: URL
-  try {
-    url = new URL(requireText(value, 'url'))
-  } catch {
-    throw refused()
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw refused()
+  const refused = (rule: string): TypeError => new TypeError(`"url" ${rule} (got ${JSON.stringify(typeof value === 'string' ? withoutCredentials(value) : value)})`)
+  const url = typeof value === 'string' && URL.canParse(value) ? new URL(value) : null
+  if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw refused('must be an absolute http: or https: URL')
+  // They would travel in every event, log line and queued job; a receiver that wants a secret with each
+  // delivery has the signed token for that.
+  if (url.username !== '' || url.password !== '') throw refused('must not carry a user name or password (user:password@)')
   return url.href
 }
 
 function answerFields (answer: AttemptAnswer): Pick<DeliveryAttemptEvent, 'status' | 'code' | 'error'> {
   if (answer.kind === 'timeout') return { error: 'timeout' }
   if (answer.kind === 'network') return { error: answer.error }
+  if (answer.kind === 'forbidden') return { error: 'WEBHOOK_DESTINATION_FORBIDDEN' }
   return answer.code === undefined ? { status: answer.status } : { status: answer.status, code: answer.code }
 }
 
@@ -87,6 +103,7 @@ export class DeliveryDispatcher {
   readonly #sign: Signer
   readonly #events: EventEmitter
   readonly #log: FastifyBaseLogger
+  readonly #agent: Agent
   readonly #closing = new AbortController()
   readonly #gone = new Set<string>()
   /** Jobs taken from the queue and not settled yet. */
@@ -105,6 +122,7 @@ export class DeliveryDispatcher {
     this.#sign = sign
     this.#events = events
     this.#log = log
+    this.#agent = guardedAgent(settings.destinations)
   }
 
   async deliver (url: unknown, event: unknown, options: DeliverOptions = {}): Promise<{ id: string }> {
@@ -231,7 +249,7 @@ export class DeliveryDispatcher {
       this.#inHand.delete(job)
       return
     }
-    const answer = await sendAttempt({ url: job.url, headers: signed.headers, body: job.body, timeoutMs: this.#settings.timeoutMs, clock: this.#clock, closing: this.#closing.signal })
+    const answer = await sendAttempt({ url: job.url, headers: signed.headers, body: job.body, timeoutMs: this.#settings.timeoutMs, clock: this.#clock, closing: this.#closing.signal, agent: this.#agent })
     const now = this.#clock.now()
     if (this.#closing.signal.aborted && answer.kind !== 'response') {
       // Cut short by close(): counted, reported as an attempt, and the job is reported as undelivered.
@@ -252,14 +270,16 @@ export class DeliveryDispatcher {
       return
     }
     if (verdict === 'gone') this.#gone.add(job.url)
-    const { status, code } = fields
-    await this.#finish(job, { id: job.id, url: job.url, outcome: verdict as DeliveryOutcomeEvent['outcome'], attempts: attempt, ...(status === undefined ? {} : { status }), ...(code === undefined ? {} : { code }) })
+    const { status, code, error } = fields
+    const outcome = { id: job.id, url: job.url, outcome: verdict as DeliveryOutcomeEvent['outcome'], attempts: attempt, ...(status === undefined ? {} : { status }), ...(code === undefined ? {} : { code }), ...(error === undefined ? {} : { error }) }
+    await this.#finish(job, outcome, answer.kind === 'forbidden' ? answer.reason : undefined)
   }
 
-  async #finish (job: DeliveryJob, outcome: DeliveryOutcomeEvent): Promise<void> {
+  /** `reason`, when there is one, is logged with the outcome: a forbidden destination's error names the address refused. */
+  async #finish (job: DeliveryJob, outcome: DeliveryOutcomeEvent, reason?: Error): Promise<void> {
     await this.#settings.queue.settle(job, null)
     this.#inHand.delete(job)
-    if (outcome.outcome !== 'delivered') this.#log.warn({ webhookId: outcome.id, url: outcome.url, outcome: outcome.outcome, attempts: outcome.attempts, status: outcome.status, code: outcome.code }, `webhook ${outcome.outcome}`)
+    if (outcome.outcome !== 'delivered') this.#log.warn({ webhookId: outcome.id, url: outcome.url, outcome: outcome.outcome, attempts: outcome.attempts, status: outcome.status, code: outcome.code, error: outcome.error, err: reason }, `webhook ${outcome.outcome}`)
     this.#report(outcome)
   }
 
@@ -290,6 +310,7 @@ export class DeliveryDispatcher {
     await within(Promise.all(this.#running))
     this.#closing.abort()
     await within(Promise.all(this.#running))
+    await this.#agent.destroy()
     const left = await this.#settings.queue.close([...this.#inHand])
     if (left.length === 0) return
     const undelivered: UndeliveredWebhook[] = left.map(({ notBefore: _notBefore, ...webhook }) => webhook)

@@ -1,3 +1,4 @@
+import { fetch, type Dispatcher, type Response } from 'undici'
 import { networkErrorName, type Clock } from '@webhook-jwt/protocol'
 import { parseRetryAfter, type AttemptAnswer } from './classify-answer.ts'
 
@@ -13,6 +14,8 @@ export interface AttemptRequest {
   clock: Clock
   /** Aborts the attempt when the producer closes. */
   closing: AbortSignal
+  /** Makes the connections: `guardedAgent()`, which refuses destinations that are not public. */
+  agent: Dispatcher
 }
 
 /** Drops a body unread (a 204 has none). */
@@ -26,7 +29,7 @@ async function problemCode (response: Response): Promise<string | undefined> {
   if (!PROBLEM_TYPE.test(response.headers.get('content-type') ?? '')) return await discard(response)
   const chunks: Uint8Array[] = []
   let total = 0
-  for await (const chunk of response.body as ReadableStream<Uint8Array>) {
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
     total += chunk.byteLength
     // Leaving the loop early cancels the stream: a huge body is never read.
     if (total > MAX_ANSWER_BYTES) return undefined
@@ -41,8 +44,8 @@ async function problemCode (response: Response): Promise<string | undefined> {
 }
 
 /**
- * One POST of a signed delivery: no redirects followed (a signed delivery goes only where it was
- * addressed), a deadline that covers the answer's body, and an answer reduced to what the retry decision
+ * One POST of a signed delivery: only to an address the agent allows, no redirects followed (a signed
+ * delivery goes only where it was addressed), a deadline that covers the answer's body, and an answer reduced to what the retry decision
  * needs. Never throws.
  */
 export async function sendAttempt (request: AttemptRequest): Promise<AttemptAnswer> {
@@ -56,12 +59,16 @@ export async function sendAttempt (request: AttemptRequest): Promise<AttemptAnsw
   request.closing.addEventListener('abort', onClosing)
   // Closed while this attempt was being signed: it must not run on until its own timeout.
   if (request.closing.aborted) onClosing()
-  const answer = fetch(request.url, { method: 'POST', headers: { 'user-agent': '@webhook-jwt/producer', ...request.headers }, body: request.body, redirect: 'manual', signal: controller.signal })
+  const answer = fetch(request.url, { method: 'POST', headers: { 'user-agent': '@webhook-jwt/producer', ...request.headers }, body: request.body, redirect: 'manual', signal: controller.signal, dispatcher: request.agent })
     .then(async (response): Promise<AttemptAnswer> => {
       const code = response.status >= 200 && response.status < 300 ? await discard(response) : await problemCode(response)
       return { kind: 'response', status: response.status, code, retryAfterSec: parseRetryAfter(response.headers.get('retry-after'), request.clock.now()) }
     })
-    .catch((error: unknown): AttemptAnswer => timedOut ? { kind: 'timeout' } : { kind: 'network', error: networkErrorName(error) })
+    .catch((error: unknown): AttemptAnswer => {
+      const cause = (error as { cause?: { code?: unknown } }).cause
+      if (cause?.code === 'WEBHOOK_DESTINATION_FORBIDDEN') return { kind: 'forbidden', reason: cause as Error }
+      return timedOut ? { kind: 'timeout' } : { kind: 'network', error: networkErrorName(error) }
+    })
   return await answer.finally(() => {
     request.clock.clearTimeout(timer)
     request.closing.removeEventListener('abort', onClosing)

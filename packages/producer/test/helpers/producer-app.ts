@@ -4,6 +4,8 @@ import { captureLogs, startupError as registrationError, type LogLine } from '..
 
 export const ISSUER = 'https://sender.test'
 export const AUDIENCE = 'https://receiver.test/hooks'
+/** `delivery.allowedNetworks` for tests: their receivers listen on loopback, which deliveries refuse by default. */
+export const LOOPBACK_NETWORKS = ['127.0.0.0/8', '::1/128']
 
 interface TestContext {
   teardown(fn: () => unknown): void
