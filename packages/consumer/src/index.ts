@@ -9,6 +9,7 @@ import { RemoteKeySet, type KeySetFetchEvent, type KeySetStatus } from './key-se
 import { readConsumerOptions, type WebhookConsumerOptions } from './options.ts'
 import { sendRefusal } from './respond.ts'
 import { extractToken, verifyToken, type VerifiedToken } from './verify/verify-token.ts'
+import { recheckTimes } from './token/check-claims.ts'
 import { DuplicateCheck, type DuplicateKeys } from './replay/duplicate-check.ts'
 
 /** What a verified request carries in `request.webhook`. */
@@ -205,11 +206,16 @@ async function webhookConsumer (fastify: FastifyInstance, options: WebhookConsum
     try {
       // A body nobody reads can be neither checked against body_sha256 nor handled.
       if (bodyUnread) throw new WebhookVerificationError('WEBHOOK_BODY_NOT_ALLOWED')
+      const now = settings.clock.now()
+      // The body may have come long after the headers were checked (a connection held open): the token must
+      // still be valid now, so the replay store is never asked to keep an id whose token has expired.
+      recheckTimes(token.claims, settings, now / 1000)
       if (token.bodySha256 !== undefined && !digestsMatch(state.digest ?? EMPTY_BODY_DIGEST, token.bodySha256)) {
         throw new WebhookVerificationError('WEBHOOK_BODY_DIGEST_MISMATCH')
       }
-      // JSON keeps issuer and jti apart whatever characters they hold.
-      const firstTime = await storeCall(request, token, 'replay', async () => await settings.replayStore.remember(JSON.stringify([token.issuer.issuer, token.jti]), (token.exp + settings.clockToleranceSec) * 1000, settings.clock.now()))
+      // JSON keeps issuer and jti apart whatever characters they hold. `now` is the reading the times were
+      // checked at, so the store is told an expiry after it.
+      const firstTime = await storeCall(request, token, 'replay', async () => await settings.replayStore.remember(JSON.stringify([token.issuer.issuer, token.jti]), (token.exp + settings.clockToleranceSec) * 1000, now))
       if (!firstTime) throw new WebhookVerificationError('WEBHOOK_REPLAYED')
       unchecked = firstTime === UNCHECKED
       if (duplicates !== null) {
