@@ -1,4 +1,4 @@
-import { RECEIVER_ERRORS, type ReceiverErrorCode } from '@webhook-jwt/protocol'
+import { RECEIVER_ERRORS, type ReceiverError, type ReceiverErrorCode } from '@webhook-jwt/protocol'
 
 /**
  * Why a webhook was refused: a code of the receiver's contract (`docs/protocol.md`), its HTTP status and,
@@ -6,7 +6,7 @@ import { RECEIVER_ERRORS, type ReceiverErrorCode } from '@webhook-jwt/protocol'
  */
 export class WebhookVerificationError extends Error {
   readonly code: ReceiverErrorCode
-  readonly statusCode: 401 | 503
+  readonly statusCode: ReceiverError['status']
   /** Whole seconds, at least 1: the `Retry-After` of a 503 answer. */
   readonly retryAfter: number
 

@@ -9,6 +9,7 @@ import { RemoteKeySet, type KeySetFetchEvent, type KeySetStatus } from './key-se
 import { readConsumerOptions, type WebhookConsumerOptions } from './options.ts'
 import { sendRefusal } from './respond.ts'
 import { extractToken, verifyToken, type VerifiedToken } from './verify/verify-token.ts'
+import { recheckTimes } from './token/check-claims.ts'
 import { DuplicateCheck, type DuplicateKeys } from './replay/duplicate-check.ts'
 
 /** What a verified request carries in `request.webhook`. */
@@ -180,6 +181,9 @@ async function webhookConsumer (fastify: FastifyInstance, options: WebhookConsum
     // pipe, not pipeline: pipeline's per-call abort controller and end-of-stream watchers cost more than the
     // hash. An error of the request stream (a client that hangs up) is passed on to the parser through it.
     payload.on('error', (error) => hashing.destroy(error))
+    // The parser listens for that error. On GET, HEAD, TRACE… no parser reads the stream, and an error left
+    // unheard would crash the process: a sender that hangs up inside a body nobody reads is nothing to report.
+    hashing.on('error', () => {})
     return payload.pipe(hashing)
   }
 
@@ -191,17 +195,27 @@ async function webhookConsumer (fastify: FastifyInstance, options: WebhookConsum
       throw new Error('app.verifyWebhook must be listed in the route\'s own preHandler option, or the route must set config.webhook: true')
     }
     if (request.webhook !== null) throw new Error('app.verifyWebhook ran twice on this route: list it once, as a route option or config.webhook, not also as a hook')
-    if (state.digest === null && hasBody(request)) {
+    const bodyUnread = state.digest === null && hasBody(request)
+    // Fastify parses no body on GET, HEAD, TRACE or a method added without hasBody, and leaves request.body
+    // undefined: that is request input. A parser that ran and set a body without reading the stream is not.
+    if (bodyUnread && request.body !== undefined) {
       throw new Error('the body was not read before app.verifyWebhook ran (a content-type parser that passes the stream through): it cannot be checked against body_sha256')
     }
     const token = state.token as VerifiedToken
     let unchecked = false
     try {
+      // A body nobody reads can be neither checked against body_sha256 nor handled.
+      if (bodyUnread) throw new WebhookVerificationError('WEBHOOK_BODY_NOT_ALLOWED')
+      const now = settings.clock.now()
+      // The body may have come long after the headers were checked (a connection held open): the token must
+      // still be valid now, so the replay store is never asked to keep an id whose token has expired.
+      recheckTimes(token.claims, settings, now / 1000)
       if (token.bodySha256 !== undefined && !digestsMatch(state.digest ?? EMPTY_BODY_DIGEST, token.bodySha256)) {
         throw new WebhookVerificationError('WEBHOOK_BODY_DIGEST_MISMATCH')
       }
-      // JSON keeps issuer and jti apart whatever characters they hold.
-      const firstTime = await storeCall(request, token, 'replay', async () => await settings.replayStore.remember(JSON.stringify([token.issuer.issuer, token.jti]), (token.exp + settings.clockToleranceSec) * 1000, settings.clock.now()))
+      // JSON keeps issuer and jti apart whatever characters they hold. `now` is the reading the times were
+      // checked at, so the store is told an expiry after it.
+      const firstTime = await storeCall(request, token, 'replay', async () => await settings.replayStore.remember(JSON.stringify([token.issuer.issuer, token.jti]), (token.exp + settings.clockToleranceSec) * 1000, now))
       if (!firstTime) throw new WebhookVerificationError('WEBHOOK_REPLAYED')
       unchecked = firstTime === UNCHECKED
       if (duplicates !== null) {

@@ -167,7 +167,7 @@ export function readConsumerOptions (options: WebhookConsumerOptions): ConsumerS
 
   const replayStore = raw.replayStore ?? memoryReplayStore()
   if (typeof replayStore !== 'object' || replayStore === null || typeof replayStore.remember !== 'function') {
-    throw new WebhookOptionError('replayStore', 'must be a replay store: an object with remember(key, expiresAtMs), such as memoryReplayStore()')
+    throw new WebhookOptionError('replayStore', 'must be a replay store: an object with remember(key, expiresAtMs, nowMs), such as memoryReplayStore()')
   }
 
   const replayStoreFailure = raw.replayStoreFailure ?? 'reject'
@@ -188,6 +188,8 @@ export function readConsumerOptions (options: WebhookConsumerOptions): ConsumerS
       windowSec: parseDuration(options.window ?? DEFAULT_DEDUPLICATE_WINDOW, 'deduplicate.window'),
       processingSec: parseDuration(options.processingTimeout ?? DEFAULT_PROCESSING_TIMEOUT, 'deduplicate.processingTimeout')
     }
+    // A claim kept for no time is refused by every store (an id expired when recorded): each delivery would be "in progress".
+    if (deduplicate.processingSec === 0) throw new WebhookOptionError('deduplicate.processingTimeout', 'must be more than 0')
   }
 
   const jwks = objectOption(raw.jwks, 'jwks')

@@ -224,6 +224,7 @@ t.test('deduplicate needs a replay store that can forget, and a valid window', a
   const server = await startJwksServer(t, { keys: [key.publicJwk] })
   await t.rejects(buildConsumer(t, server.url, { deduplicate: { store: { remember: () => true } } }), { code: 'WEBHOOK_INVALID_OPTION', option: 'deduplicate.store', message: /forget\(key\)/ })
   await t.rejects(buildConsumer(t, server.url, { deduplicate: { processingTimeout: -1 } }), { code: 'WEBHOOK_INVALID_OPTION', option: 'deduplicate.processingTimeout' })
+  await t.rejects(buildConsumer(t, server.url, { deduplicate: { processingTimeout: 0 } }), { code: 'WEBHOOK_INVALID_OPTION', option: 'deduplicate.processingTimeout', message: /more than 0/ }, 'a claim held for no time would be refused by every store')
   await t.rejects(buildConsumer(t, server.url, { deduplicate: { window: 'forever' } }), { code: 'WEBHOOK_INVALID_OPTION', option: 'deduplicate.window' })
   await t.rejects(buildConsumer(t, server.url, { deduplicate: 'yes' as never }), { option: 'deduplicate', message: /must be an object/ })
   t.equal(DEFAULT_DEDUPLICATE_WINDOW, 4 * 86400)

@@ -30,7 +30,7 @@ t.test('invalid options are refused at registration, naming the option and its r
     [{ ...base, algorithms: 'ES256' }, 'algorithms', /non-empty list/],
     [{ ...base, header: 'X-Token' }, 'header', /lower-case HTTP header name/],
     [{ ...base, bodyDigest: 'off' }, 'bodyDigest', /'required' or 'optional'/],
-    [{ ...base, replayStore: {} }, 'replayStore', /remember\(key, expiresAtMs\)/],
+    [{ ...base, replayStore: {} }, 'replayStore', /remember\(key, expiresAtMs, nowMs\)/],
     [{ ...base, replayStore: 5 }, 'replayStore', /remember/],
     [{ ...base, replayStoreFailure: 'open' }, 'replayStoreFailure', /'reject' \(fail closed: 503, the default\) or 'accept'/],
     [{ ...base, jwks: 5 }, 'jwks', /must be an object/],

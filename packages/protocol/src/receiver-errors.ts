@@ -6,7 +6,7 @@ export type SenderAction = 'never' | 'retry' | 'after'
 
 /** One entry of the receiver's error contract. */
 export interface ReceiverError {
-  status: 401 | 503
+  status: 400 | 401 | 503
   action: SenderAction
   /** A short, fixed description, safe to show to the sender. */
   title: string
@@ -14,7 +14,7 @@ export interface ReceiverError {
 
 /**
  * The receiver's error contract, written down in `docs/protocol.md`. Codes are stable: senders and
- * dashboards may key on them. 401 means the sender cannot fix the request by retrying it, with one
+ * dashboards may key on them. 400 and 401 mean the sender cannot fix the request by retrying it, with one
  * exception: `WEBHOOK_KEY_UNKNOWN`, which a sender that has just rotated should retry. 503 always
  * comes with `Retry-After`.
  */
@@ -33,6 +33,7 @@ export const RECEIVER_ERRORS = {
   WEBHOOK_CLAIMS_INVALID: { status: 401, action: 'never', title: 'A required claim is missing or malformed' },
   WEBHOOK_BODY_DIGEST_MISMATCH: { status: 401, action: 'never', title: 'The body does not match the signed digest' },
   WEBHOOK_REPLAYED: { status: 401, action: 'never', title: 'This token has been used before' },
+  WEBHOOK_BODY_NOT_ALLOWED: { status: 400, action: 'never', title: 'The request has a body on a method that carries none' },
   WEBHOOK_KEY_UNAVAILABLE: { status: 503, action: 'after', title: 'The signing key cannot be obtained right now' },
   WEBHOOK_REPLAY_STORE_UNAVAILABLE: { status: 503, action: 'after', title: 'The replay check cannot run right now' },
   WEBHOOK_DELIVERY_IN_PROGRESS: { status: 503, action: 'after', title: 'An earlier delivery of this webhook is still being handled' },

@@ -24,6 +24,7 @@ export interface RedisReplayStoreOptions {
 
 /** A replay store on Redis: every call returns a promise, and it can forget and be closed. */
 export interface RedisReplayStore extends ReplayStore {
+  /** `nowMs` defaults to `Date.now()`. */
   remember(key: string, expiresAtMs: number, nowMs?: number): Promise<boolean>
   forget(key: string): Promise<void>
   /** Closes the client the store opened (a client of yours is left open); later calls reject. */
@@ -32,8 +33,10 @@ export interface RedisReplayStore extends ReplayStore {
 
 /**
  * A replay store on Redis, shared by every consumer replica: a key is accepted once across all of them
- * (`SET key 1 NX PXAT expiresAtMs`), and kept until the expiry the consumer gives, the token's `exp` plus the
- * clock tolerance, read on the Redis server's clock. `forget` is `DEL`, so it also serves as `deduplicate.store`.
+ * (`SET key 1 NX PX ttl`). It is kept for the token's remaining life as the consumer gives it
+ * (`expiresAtMs - nowMs`: the token's `exp` plus the clock tolerance, less the consumer's present time),
+ * counted by Redis from when it records the key, plus `commandTimeout`; a key already expired is refused
+ * without a call. `forget` is `DEL`, so it also serves as `deduplicate.store`.
  * Every call is bounded by `commandTimeout`; a failure or a timeout rejects, and the consumer then answers 503
  * (or, with `replayStoreFailure: 'accept'`, accepts and logs). Options are checked when it is called.
  *
@@ -85,10 +88,17 @@ export function redisReplayStore (options: RedisReplayStoreOptions): RedisReplay
   }
 
   return {
-    async remember (key, expiresAtMs) {
+    async remember (key, expiresAtMs, nowMs = Date.now()) {
       if (!Number.isFinite(expiresAtMs)) throw new TypeError(`redisReplayStore.remember: expiresAtMs must be a time in milliseconds (got ${String(expiresAtMs)})`)
-      // Rounded up: PXAT takes whole milliseconds, and a key must never expire before its token.
-      return await call('remember', async () => await client.set(redisKey(key), '1', 'PXAT', Math.ceil(expiresAtMs), 'NX')) === 'OK'
+      if (!Number.isFinite(nowMs)) throw new TypeError(`redisReplayStore.remember: nowMs must be a time in milliseconds (got ${String(nowMs)})`)
+      // Recorded, it would live no time: the same token could be accepted again at once.
+      if (expiresAtMs <= nowMs) return false
+      // Relative (PX, not PXAT), so Redis counts from when it records the key: neither this call's latency nor
+      // Redis' clock can shorten it. Plus commandTimeout: a concurrent call for the same token, checked an
+      // instant before expiresAtMs, is only accepted if it reached Redis within commandTimeout, and then
+      // still finds the key. Rounded up: PX takes whole milliseconds.
+      const ttlMs = Math.ceil(expiresAtMs - nowMs + timeoutMs)
+      return await call('remember', async () => await client.set(redisKey(key), '1', 'PX', ttlMs, 'NX')) === 'OK'
     },
     async forget (key) {
       await call('forget', async () => await client.del(redisKey(key)))

@@ -41,16 +41,48 @@ if (url !== null) {
     }
   }
 
-  t.test('a key is accepted the first time only, and kept until the given expiry (PXAT), under the prefix', async (t) => {
+  t.test('a key is accepted the first time only, and kept for its remaining life plus commandTimeout (PX), under the prefix', async (t) => {
     const prefix = newPrefix('first')
     const store = storeFor(t, prefix)
-    const expiresAt = inMs(60_000) + 0.25
-    t.equal(await store.remember('["https://sender.test","jti-1"]', expiresAt, Date.now()), true)
-    t.equal(await store.remember('["https://sender.test","jti-1"]', expiresAt, Date.now()), false, 'the second time is a replay')
-    t.equal(await store.remember('["https://sender.test","jti-2"]', expiresAt, Date.now()), true, 'another key is not')
+    const nowMs = Date.now()
+    const expiresAt = nowMs + 60_000.25
+    t.equal(await store.remember('["https://sender.test","jti-1"]', expiresAt, nowMs), true)
+    t.equal(await store.remember('["https://sender.test","jti-1"]', expiresAt, nowMs), false, 'the second time is a replay')
+    t.equal(await store.remember('["https://sender.test","jti-2"]', expiresAt, nowMs), true, 'another key is not')
     t.equal(await inspector.get(`${prefix}["https://sender.test","jti-1"]`), '1')
-    t.equal(await inspector.pexpiretime(`${prefix}["https://sender.test","jti-1"]`), Math.ceil(expiresAt), 'expires at the given time, rounded up to the millisecond')
+    const life = await inspector.pttl(`${prefix}["https://sender.test","jti-1"]`)
+    t.ok(life <= 61_001 && life > 60_001, `kept 60 000.25 ms rounded up, plus the 1 s commandTimeout, counted from when it was written (${life} ms left)`)
     t.equal(DEFAULT_REPLAY_PREFIX, 'webhook-jwt:replay:')
+  })
+
+  t.test('a key\'s life is counted by Redis from when it records the key, whatever the caller\'s clock reads', async (t) => {
+    const prefix = newPrefix('relative')
+    const store = storeFor(t, prefix)
+    t.equal(await store.remember('k', 60_000, 0), true, 'a caller whose clock reads the epoch: 60 s to live')
+    const life = await inspector.pttl(`${prefix}k`)
+    t.ok(life <= 61_000 && life > 60_000, `kept 60 s plus commandTimeout, not until 1970 (${life} ms left)`)
+    t.equal(await store.remember('k', 60_000, 0), false, 'and refused meanwhile')
+    t.equal(await store.remember('default-now', inMs(5000)), true, 'without nowMs, it is Date.now()')
+    t.ok(await inspector.pttl(`${prefix}default-now`) > 5000)
+  })
+
+  t.test('a key already expired when it comes is refused, without a call, and not recorded', async (t) => {
+    const prefix = newPrefix('expired')
+    const store = storeFor(t, prefix)
+    const nowMs = Date.now()
+    t.equal(await store.remember('k', nowMs, nowMs), false, 'expiring at the instant it would be recorded')
+    t.equal(await store.remember('k', nowMs - 1, nowMs), false, 'expired before')
+    t.equal(await inspector.exists(`${prefix}k`), 0, 'nothing was written')
+    const unreachable = storeFor(t, newPrefix('expired-unreachable'), { connection: `redis://127.0.0.1:${await freePort()}` })
+    t.equal(await unreachable.remember('k', nowMs, nowMs), false, 'no call is made: even a store that cannot reach Redis answers')
+  })
+
+  t.test('a call checked an instant before the expiry that reaches Redis after it still finds the key: the commandTimeout margin', async (t) => {
+    const store = storeFor(t, newPrefix('margin'), { commandTimeout: '300ms' })
+    const checkedAt = Date.now()
+    t.equal(await store.remember('k', checkedAt + 20, checkedAt), true, 'recorded 20 ms before its expiry')
+    await new Promise((resolve) => setTimeout(resolve, 120))
+    t.equal(await store.remember('k', checkedAt + 20, checkedAt + 19), false, 'a concurrent call, checked 1 ms before the expiry and arriving 100 ms after it, is a replay')
   })
 
   t.test('the default prefix is webhook-jwt:replay:', async (t) => {
@@ -62,13 +94,14 @@ if (url !== null) {
     t.equal(await inspector.exists(`webhook-jwt:replay:${key}`), 1)
   })
 
-  t.test('an expired key is accepted again: not before its expiry, and soon after it', async (t) => {
-    const store = storeFor(t, newPrefix('expiry'))
-    const expiresAt = inMs(300)
+  t.test('an expired key is accepted again: not before its expiry and the commandTimeout margin, and soon after', async (t) => {
+    const store = storeFor(t, newPrefix('expiry'), { commandTimeout: '100ms' })
+    const expiresAt = inMs(200)
     t.equal(await store.remember('short', expiresAt, Date.now()), true)
+    const keptUntil = expiresAt + 100
     let refusals = 0
-    while (Date.now() < expiresAt - 30) {
-      t.equal(await store.remember('short', expiresAt, Date.now()), false, 'refused while it lives')
+    while (Date.now() < keptUntil - 30) {
+      t.equal(await store.remember('short', inMs(5000), Date.now()), false, 'refused while it lives')
       refusals++
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
@@ -80,7 +113,7 @@ if (url !== null) {
       accepted = await store.remember('short', inMs(5000), Date.now())
     }
     t.ok(accepted, 'accepted again within a second of its expiry')
-    t.ok(Date.now() >= expiresAt, 'and not before it')
+    t.ok(Date.now() >= keptUntil, 'and not before it and the margin')
   })
 
   t.test('forget drops a key: it is accepted again; forgetting an absent key is fine', async (t) => {
@@ -143,6 +176,7 @@ if (url !== null) {
   t.test('an expiry that is not a time is refused, not stored', async (t) => {
     const store = storeFor(t, newPrefix('nan'))
     await t.rejects(store.remember('k', Number.NaN, Date.now()), { name: 'TypeError', message: /expiresAtMs/ })
+    await t.rejects(store.remember('k', inMs(5000), Number.NaN), { name: 'TypeError', message: /nowMs must be a time in milliseconds \(got NaN\)/ })
     t.equal(await store.remember('k', inMs(5000), Date.now()), true)
   })
 

@@ -4,14 +4,31 @@ import { createHash } from 'node:crypto'
  * Remembers accepted token ids until their tokens expire. Implement it to share the memory between
  * replicas (on Redis, for instance).
  *
+ * The rule a store must keep, so that a token is accepted once however late its body comes: a key is kept
+ * for at least `expiresAtMs - nowMs` **from the moment the store records it**, counted on the store's own
+ * clock (a relative expiry, such as Redis' `PX`, not an absolute one such as `PXAT`, which a slow call or a
+ * clock ahead of the caller's would shorten, down to nothing). A store reached over a network adds the
+ * longest a call may take (its timeout): a concurrent call for the same token, checked an instant before
+ * `expiresAtMs` and slow to arrive, must still find the key. A key whose `expiresAtMs` is not after
+ * `nowMs` is already expired: it is refused (false) and not recorded, as it would be kept for no time and
+ * the same token let in again an instant later. The consumer never makes such a call: it checks the
+ * token's times again once the body has arrived, at the `nowMs` it passes.
+ *
  * @example
- * const store: ReplayStore = { remember: async (key, expiresAtMs) => (await redis.set(key, '1', 'PXAT', expiresAtMs, 'NX')) === 'OK' }
+ * // 1000: the longest a call may take, the client's command timeout.
+ * const store: ReplayStore = {
+ *   remember: async (key, expiresAtMs, nowMs) => expiresAtMs > nowMs &&
+ *     (await redis.set(key, '1', 'PX', Math.ceil(expiresAtMs - nowMs) + 1000, 'NX')) === 'OK'
+ * }
  */
 export interface ReplayStore {
   /**
-   * Records `key` until `expiresAtMs` (milliseconds since the epoch). Resolves true the first time a key is
-   * seen, false for every later time while it is remembered. Throws (or rejects) when it cannot tell: the
-   * consumer then answers 503, never accepts (unless it is set to fail open, `replayStoreFailure: 'accept'`).
+   * Records `key` for `expiresAtMs - nowMs` milliseconds from now (the token's `exp` plus the clock
+   * tolerance, milliseconds since the epoch, on the caller's clock, and that clock's present reading).
+   * Resolves true the first time a key is seen, false for every later time while it is remembered, and
+   * false for a key already expired (`expiresAtMs <= nowMs`), which it does not record. Throws (or rejects)
+   * when it cannot tell: the consumer then answers 503, never accepts (unless it is set to fail open,
+   * `replayStoreFailure: 'accept'`).
    */
   remember(key: string, expiresAtMs: number, nowMs: number): boolean | Promise<boolean>
   /** Drops `key`. Needed only by a store used as `deduplicate.store`, to release a `webhook_id` whose handler failed. */
@@ -46,7 +63,8 @@ function fingerprint (key: string): string {
  * An in-process replay store with bounded memory, in two generations: ids go into the current one; once
  * every id of the previous generation has expired, it is dropped whole and the current one takes its
  * place. No id is forgotten before its token expires, and no per-entry eviction walks a collection. Each
- * id is kept as a 128-bit fingerprint.
+ * id is kept as a 128-bit fingerprint. It runs in the caller's process on the caller's clock (`nowMs`),
+ * so an id is kept exactly until `expiresAtMs`; an id already expired when it comes is refused.
  *
  * @example
  * app.register(webhookConsumer, { issuer, jwksUrl, audience, replayStore: memoryReplayStore({ maxEntries: 100_000 }) })
@@ -60,6 +78,8 @@ export function memoryReplayStore (options: MemoryReplayStoreOptions = {}): Repl
   let previousExpiresAt = -Infinity
   return {
     remember (id, expiresAtMs, nowMs) {
+      // Kept until expiresAtMs would be no time at all: the next call could already drop it (see ReplayStore).
+      if (!(expiresAtMs > nowMs)) return false
       const key = fingerprint(id)
       if (nowMs >= previousExpiresAt) {
         previous = current

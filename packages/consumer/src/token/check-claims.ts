@@ -103,6 +103,17 @@ export const TOKEN_CHECKS: readonly TokenCheck[] = [
   }
 ]
 
+/** The rules that depend on the time, to apply again when time has passed since `checkClaims`. */
+const TIME_CHECKS = TOKEN_CHECKS.filter((check) => check.name === 'expiry' || check.name === 'not-before')
+
+/**
+ * Applies the time rules again (`expiry`, `not-before`) to claims `checkClaims` passed earlier: a body can
+ * arrive long after its headers, and the token must still be valid when the request is accepted.
+ */
+export function recheckTimes (claims: Record<string, unknown>, settings: ConsumerSettings, nowSec: number): void {
+  for (const check of TIME_CHECKS) check.run({}, claims, settings, nowSec)
+}
+
 /** Applies every rule of `TOKEN_CHECKS` in order, stopping at the first the token breaks. */
 export function checkClaims (header: Record<string, unknown>, claims: Record<string, unknown>, settings: ConsumerSettings, nowSec: number): CheckedClaims {
   for (const check of TOKEN_CHECKS) check.run(header, claims, settings, nowSec)

@@ -1,4 +1,4 @@
-import { RECEIVER_ERRORS, bodyDigest, digestsMatch, type ReceiverErrorCode, type SigningAlgorithm } from '@webhook-jwt/protocol'
+import { RECEIVER_ERRORS, bodyDigest, digestsMatch, type ReceiverError, type ReceiverErrorCode, type SigningAlgorithm } from '@webhook-jwt/protocol'
 import type { WebhookVerificationError } from '../errors.ts'
 import { RemoteKeySet, type KeySetStatus } from '../key-set/remote-key-set.ts'
 import type { VerificationKey } from '../key-set/key-set-document.ts'
@@ -39,7 +39,7 @@ export interface WebhookExplanation {
    * less than `jwks.cooldown` ago answers a recent token with an unknown kid 503 `WEBHOOK_KEY_UNAVAILABLE`
    * until its cooldown lets it fetch, then the same 401 `WEBHOOK_KEY_UNKNOWN` as here.
    */
-  verdict: { status: 200 | 401 | 503, code: ReceiverErrorCode | null, retryAfter: number | null }
+  verdict: { status: 200 | ReceiverError['status'], code: ReceiverErrorCode | null, retryAfter: number | null }
 }
 
 /** The input of `explainWebhook`: the compact token, and the request body if it should be checked. */
