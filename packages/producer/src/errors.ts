@@ -12,6 +12,15 @@ export const KeyStoreUnavailableError = createError<[string, string]>('WEBHOOK_K
 /** The key file can be read or written by users other than its owner. */
 export const KeyStoreInsecureError = createError<[string, string]>('WEBHOOK_KEY_STORE_INSECURE', 'The key file %s has mode %s: users other than its owner can read or change private keys. Run chmod 600 on it.', 500)
 
+/** The key file's folder can be changed by users other than its owner: any of them could put a key set of their own in it. */
+export const KeyFolderInsecureError = createError<[string, string]>('WEBHOOK_KEY_STORE_FOLDER_INSECURE', 'The key folder %s has mode %s: users other than its owner can add or replace files in it, so any of them could make this process sign with and publish keys of their choosing. Run chmod 700 on it.', 500)
+
+/** The key file or its folder belongs to another user, who could change the keys. */
+export const KeyStoreNotOwnedError = createError<[string, string, string, string]>('WEBHOOK_KEY_STORE_NOT_OWNED', 'The %s %s belongs to uid %s, not to uid %s that runs this process: its owner could change the keys this process signs with. Run the process as that user, or chown the key file and its folder to the user it runs as.', 500)
+
+/** The key path is a symbolic link, a folder, a FIFO or another thing that is not a regular file. */
+export const KeyStoreNotAFileError = createError<[string, string]>('WEBHOOK_KEY_STORE_NOT_A_FILE', 'The key store %s cannot be used: it is not a regular file but %s. A link is never followed (whoever controls its target would choose the keys, and a write would replace the link) and nothing else can hold keys. Point fileKeyStore.path at the key file itself, or move the key file to this path.', 500)
+
 /** Someone else changed the key set since it was read; the producer re-reads it and tries again. */
 export const KeyStoreConflictError = createError<[string]>('WEBHOOK_KEY_STORE_CONFLICT', 'The key store %s was changed by someone else since it was read', 409)
 

@@ -156,7 +156,7 @@ export { STEP_RETRY_MS, readStoredKeys } from './signing-keys.ts'
 export type { KeyStore, KeyStoreLease, StoredKeySet, StoredKey, StoredPrivateKey, KeyState, TransitionReason } from './key-store/key-store.ts'
 export { KEY_SET_FORMAT } from './key-store/key-store.ts'
 export { memoryKeyStore } from './key-store/memory-key-store.ts'
-export { fileKeyStore, type FileKeyStoreOptions } from './key-store/file-key-store.ts'
+export { fileKeyStore, DEFAULT_KEY_FILE_MAX_BYTES, type FileKeyStoreOptions } from './key-store/file-key-store.ts'
 export * from './errors.ts'
 // Registration refuses a bad option with this error; re-exported so an app can test for it without depending on the protocol package.
 export { WebhookOptionError } from '@webhook-jwt/protocol'

@@ -5,6 +5,8 @@ import t from 'tap'
 import { fileKeyStore, type StoredKeySet } from '@webhook-jwt/producer'
 import { createFileKeyStore } from '../src/key-store/file-key-store.ts'
 
+const uid = process.getuid?.()
+
 // Two writers of one key file must not both win: the revision check and the rename run under <path>.lock.
 // The failures a test cannot stage with real files (a rename that fails, a lock that vanishes or is taken
 // again between two calls) come from file operations that fail on purpose.
@@ -34,10 +36,13 @@ t.test('a lock left by a writer that died is broken once it is stale', async (t)
 })
 
 t.test('a lock that vanishes while it is being inspected counts as stale', async (t) => {
-  const vanishing = { ...fsPromises, stat: async () => { throw Object.assign(new Error('ENOENT: gone'), { code: 'ENOENT' }) } }
+  const vanishing = {
+    ...fsPromises,
+    stat: async (file: string) => file.endsWith('.lock') ? await Promise.reject(Object.assign(new Error('ENOENT: gone'), { code: 'ENOENT' })) : await fsPromises.stat(file)
+  } as unknown as typeof fsPromises
   const path = join(t.testdir(), 'keys.json')
   writeFileSync(`${path}.lock`, '')
-  await createFileKeyStore({ path }, vanishing).write(set(1), null)
+  await createFileKeyStore({ path }, vanishing, uid).write(set(1), null)
   t.equal(JSON.parse(readFileSync(path, 'utf8')).revision, 1)
 })
 
@@ -45,10 +50,10 @@ t.test('a stale lock taken again by another writer before this one gets it is a 
   const contended = {
     ...fsPromises,
     open: async (file: string, flags: string, mode?: number) => file.endsWith('.lock') ? await Promise.reject(Object.assign(new Error('EEXIST: taken'), { code: 'EEXIST' })) : await fsPromises.open(file, flags, mode),
-    stat: async () => ({ mtimeMs: 0 })
+    stat: async (file: string) => file.endsWith('.lock') ? { mtimeMs: 0 } : await fsPromises.stat(file)
   } as unknown as typeof fsPromises
   const path = join(t.testdir(), 'keys.json')
-  await t.rejects(createFileKeyStore({ path }, contended).write(set(1), null), { code: 'WEBHOOK_KEY_STORE_CONFLICT' })
+  await t.rejects(createFileKeyStore({ path }, contended, uid).write(set(1), null), { code: 'WEBHOOK_KEY_STORE_CONFLICT' })
   t.notOk(existsSync(path))
 })
 
@@ -57,7 +62,7 @@ t.test('a rename that fails leaves the old file and no temporary file', async (t
   const folder = t.testdir()
   const path = join(folder, 'keys.json')
   await fileKeyStore({ path }).write(set(1), null)
-  await t.rejects(createFileKeyStore({ path }, crossDevice).write(set(2), 1), { code: 'WEBHOOK_KEY_STORE_UNAVAILABLE', message: /EXDEV/ })
+  await t.rejects(createFileKeyStore({ path }, crossDevice, uid).write(set(2), 1), { code: 'WEBHOOK_KEY_STORE_UNAVAILABLE', message: /EXDEV/ })
   t.equal(JSON.parse(readFileSync(path, 'utf8')).revision, 1)
   t.same(readdirSync(folder), ['keys.json'], 'no temporary file, no lock left')
 })
@@ -68,5 +73,5 @@ t.test('a lock that cannot be created for another reason makes the store unavail
     open: async (file: string, flags: string, mode?: number) => file.endsWith('.lock') ? await Promise.reject(Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' })) : await fsPromises.open(file, flags, mode)
   } as unknown as typeof fsPromises
   const path = join(t.testdir(), 'keys.json')
-  await t.rejects(createFileKeyStore({ path }, denied).write(set(1), null), { code: 'WEBHOOK_KEY_STORE_UNAVAILABLE', message: /EACCES/ })
+  await t.rejects(createFileKeyStore({ path }, denied, uid).write(set(1), null), { code: 'WEBHOOK_KEY_STORE_UNAVAILABLE', message: /EACCES/ })
 })

@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { fileKeyStore, type StoredKeySet } from '@webhook-jwt/producer'
@@ -51,14 +51,6 @@ t.test('a corrupt file is a startup error and is never regenerated', async (t) =
     t.match(await startError(path), { code: 'WEBHOOK_KEY_STORE_CORRUPT', statusCode: 500, message: reason }, content)
     t.equal(readFileSync(path, 'utf8'), content, 'left untouched')
   }
-})
-
-t.test('an unreadable path is a startup error', async (t) => {
-  const folder = t.testdir({ 'a-file': 'x' })
-  const directory = join(folder, 'a-directory')
-  mkdirSync(directory)
-  t.match(await startError(directory), { code: 'WEBHOOK_KEY_STORE_UNAVAILABLE', message: /not a regular file/ })
-  t.match(await startError(join(folder, 'a-file', 'keys.json')), { code: 'WEBHOOK_KEY_STORE_UNAVAILABLE', message: /ENOTDIR/ })
 })
 
 t.test('a write that cannot complete is an error and leaves no temporary file', async (t) => {

@@ -3,22 +3,26 @@ import { existsSync, watch as watchFolder } from 'node:fs'
 import * as fsPromises from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { WebhookOptionError, describeValue } from '@webhook-jwt/protocol'
-import { KeyStoreConflictError, KeyStoreCorruptError, KeyStoreInsecureError, KeyStoreUnavailableError } from '../errors.ts'
+import { KeyStoreConflictError, KeyStoreCorruptError, KeyStoreUnavailableError } from '../errors.ts'
+import { checkKeyFolder, readKeyFile, type FileOperations, type KeyFileGuard } from './key-file-guard.ts'
 import type { KeyStore, StoredKeySet } from './key-store.ts'
 
-/** Permission bits that let anyone but the owner read or change the file. */
-const UNSAFE_MODE_BITS = 0o077
+export type { FileOperations } from './key-file-guard.ts'
+
 /** A lock file older than this was left by a writer that died: it is broken. */
 export const STALE_LOCK_MS = 10_000
+/** The default `fileKeyStore` size cap: 1 MiB, some twenty times the largest key set the producer keeps. */
+export const DEFAULT_KEY_FILE_MAX_BYTES = 1_048_576
 
 /** Options of `fileKeyStore`. */
 export interface FileKeyStoreOptions {
   /** The key file. Its folder is created (mode 0700) if missing; the file is written with mode 0600. */
   path: string
-}
-
-function isMissing (error: unknown): boolean {
-  return (error as NodeJS.ErrnoException).code === 'ENOENT'
+  /**
+   * The largest key file read, in bytes (default `DEFAULT_KEY_FILE_MAX_BYTES`, 1 MiB): a bigger one is refused
+   * (`WEBHOOK_KEY_STORE_CORRUPT`) after reading one byte more, and a bigger key set is never written.
+   */
+  maxBytes?: number
 }
 
 function isTaken (error: unknown): boolean {
@@ -28,47 +32,36 @@ function isTaken (error: unknown): boolean {
 /**
  * Keeps keys in one JSON file. Every write goes to a temporary file in the same folder, is flushed to disk,
  * then renamed over the old file, so a crash leaves the old set or the new one, never half of either.
- * A file anyone but its owner can read or change, or that does not parse, is refused: it is never
- * regenerated, since that would silently replace keys receivers trust. Writes take a lock file
- * (`<path>.lock`), so two writers cannot both win. The producer watches the file's folder, so a step that
- * another process stores (the `webhook-jwt keys` command, say) is read, served and scheduled at once. Only
- * one producer process should sign from a file: use a shared store such as `redisKeyStore` for replicas.
+ * Before anything in it is trusted, read or replaced, the file must be a regular file (never a link, never
+ * opened first to find out), of at most `maxBytes`, that only its owner can read or change, in a folder no
+ * other user can change; file and folder must belong to the user the process runs as. A file that fails,
+ * or that does not parse, is refused: it is never regenerated, since that would silently replace keys
+ * receivers trust. Writes take a lock file (`<path>.lock`), so two writers cannot both win. The producer
+ * watches the file's folder, so a step that another process stores (the `webhook-jwt keys` command, say)
+ * is read, served and scheduled at once, once it passes the same checks. Only one producer process should
+ * sign from a file: use a shared store such as `redisKeyStore` for replicas.
  *
  * @example
  * app.register(webhookProducer, { issuer, keyStore: fileKeyStore({ path: '/var/lib/sender/webhook-keys.json' }) })
+ * // A smaller cap than the default 1 MiB:
+ * fileKeyStore({ path: '/var/lib/sender/webhook-keys.json', maxBytes: 256 * 1024 })
  */
 export function fileKeyStore (options: FileKeyStoreOptions): KeyStore {
-  return createFileKeyStore(options, fsPromises)
+  return createFileKeyStore(options, fsPromises, process.getuid?.())
 }
 
-/** The file operations the store uses; tests pass failing ones to reach failures real files cannot stage. */
-export type FileOperations = Pick<typeof fsPromises, 'mkdir' | 'open' | 'rename' | 'rm' | 'stat'>
-
-export function createFileKeyStore (options: FileKeyStoreOptions, fs: FileOperations): KeyStore {
+/** `uid` is the user whose files alone are trusted; `undefined` (Windows) compares no owners. */
+export function createFileKeyStore (options: FileKeyStoreOptions, fs: FileOperations, uid: number | undefined): KeyStore {
   const { mkdir, open, rename, rm, stat } = fs
   const path = options?.path
   if (typeof path !== 'string' || path === '') throw new WebhookOptionError('fileKeyStore.path', `must be a file path (got ${describeValue(path)})`)
+  const maxBytes = options.maxBytes ?? DEFAULT_KEY_FILE_MAX_BYTES
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new WebhookOptionError('fileKeyStore.maxBytes', `must be a positive whole number of bytes (got ${describeValue(maxBytes)})`)
+  const guard: KeyFileGuard = { fs, uid, maxBytes }
 
   async function readCurrent (): Promise<StoredKeySet | null> {
-    let text: string
-    let mode: number
-    let isFile: boolean
-    try {
-      const file = await open(path, 'r')
-      try {
-        const info = await file.stat()
-        mode = info.mode
-        isFile = info.isFile()
-        text = isFile ? await file.readFile('utf8') : ''
-      } finally {
-        await file.close()
-      }
-    } catch (error) {
-      if (isMissing(error)) return null
-      throw new KeyStoreUnavailableError(path, (error as Error).message)
-    }
-    if (!isFile) throw new KeyStoreUnavailableError(path, 'it is not a regular file')
-    if ((mode & UNSAFE_MODE_BITS) !== 0) throw new KeyStoreInsecureError(path, (mode & 0o777).toString(8).padStart(4, '0'))
+    const text = await readKeyFile(guard, path)
+    if (text === null) return null
     let parsed: unknown
     try {
       parsed = JSON.parse(text)
@@ -145,15 +138,22 @@ export function createFileKeyStore (options: FileKeyStoreOptions, fs: FileOperat
       }
     },
     async write (keySet, expectedRevision) {
+      const content = `${JSON.stringify(keySet, null, 2)}\n`
+      const size = Buffer.byteLength(content)
+      // A file this store could not read back would stop the next start.
+      if (size > maxBytes) throw new KeyStoreUnavailableError(path, `the key set is ${size} bytes, more than fileKeyStore.maxBytes (${maxBytes}) lets it read back`)
       const folder = dirname(path)
       await mkdir(folder, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
         throw new KeyStoreUnavailableError(path, (error as Error).message)
       })
+      // The folder before the lock file goes into it, the file (under the lock) before it is replaced: a
+      // link at the path is refused, never followed nor silently replaced by the rename.
+      await checkKeyFolder(guard, path)
       const release = await lock()
       try {
         const current = await readCurrent()
         if ((current?.revision ?? null) !== expectedRevision) throw new KeyStoreConflictError(path)
-        await replace(folder, `${JSON.stringify(keySet, null, 2)}\n`)
+        await replace(folder, content)
       } finally {
         await release()
       }
