@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
@@ -13,19 +14,39 @@ const root = join(import.meta.dirname, '..')
 for (const name of ['protocol', 'producer', 'consumer', 'redis', 'cli']) {
   t.test(`@webhook-jwt/${name} ships ESM with declarations, types first in its exports`, async (t) => {
     const manifest = JSON.parse(readFileSync(join(root, 'packages', name, 'package.json'), 'utf8'))
-    t.same(manifest.files, ['dist'])
+    t.same(manifest.files, ['dist', 'LICENSE'])
     t.equal(Object.keys(manifest.exports['.'])[0], 'types')
+    t.equal(Object.keys(manifest.publishConfig.exports['.'])[0], 'types', 'types first in the published exports too')
+    t.equal(readFileSync(join(root, 'packages', name, 'LICENSE'), 'utf8'), readFileSync(join(root, 'LICENSE'), 'utf8'), 'the root\'s LICENSE')
     t.ok(existsSync(join(root, 'packages', name, 'dist', 'index.js')), 'dist/index.js')
     t.ok(existsSync(join(root, 'packages', name, 'dist', 'index.d.ts')), 'dist/index.d.ts')
   })
 }
 
-t.test('@webhook-jwt/cli installs the webhook-jwt command: the built bin, run by node', async (t) => {
+t.test('@webhook-jwt/cli publishes the webhook-jwt command as the built bin, run by node', async (t) => {
   const manifest = JSON.parse(readFileSync(join(root, 'packages', 'cli', 'package.json'), 'utf8'))
-  t.same(manifest.bin, { 'webhook-jwt': './dist/bin.js' })
+  t.same(manifest.publishConfig.bin, { 'webhook-jwt': './dist/bin.js' })
   t.match(readFileSync(join(root, 'packages', 'cli', 'dist', 'bin.js'), 'utf8'), /^#!\/usr\/bin\/env node\n/)
   const { stdout } = await run(process.execPath, [join(root, 'packages', 'cli', 'dist', 'bin.js'), '--version'])
   t.equal(stdout, `${manifest.version}\n`)
+})
+
+t.test('in the workspace, the webhook-jwt that pnpm links (what `pnpm exec webhook-jwt` runs) is the build', async (t) => {
+  const manifest = JSON.parse(readFileSync(join(root, 'packages', 'cli', 'package.json'), 'utf8'))
+  // A file that exists before the build, so that `pnpm install` links it; it runs dist/bin.js.
+  t.same(manifest.bin, { 'webhook-jwt': './bin/webhook-jwt.js' })
+  const { stdout } = await run(join(root, 'node_modules', '.bin', 'webhook-jwt'), ['--version'])
+  t.equal(stdout, `${manifest.version}\n`)
+})
+
+t.test('the workspace\'s webhook-jwt without a build says to run `pnpm build`, and exits 3', async (t) => {
+  const unbuilt = mkdtempSync(join(tmpdir(), 'webhook-jwt-unbuilt-'))
+  t.teardown(() => rmSync(unbuilt, { recursive: true, force: true }))
+  mkdirSync(join(unbuilt, 'bin'))
+  writeFileSync(join(unbuilt, 'package.json'), '{ "type": "module" }\n')
+  copyFileSync(join(root, 'packages', 'cli', 'bin', 'webhook-jwt.js'), join(unbuilt, 'bin', 'webhook-jwt.js'))
+  const failed = await run(process.execPath, [join(unbuilt, 'bin', 'webhook-jwt.js'), '--version']).then(() => null, (error: { code: number, stdout: string, stderr: string }) => error)
+  t.match(failed, { code: 3, stdout: '', stderr: /^error: webhook-jwt is not built .*: run `pnpm build` at the repository root\n$/ })
 })
 
 t.test('the built producer signs a token that the built protocol digest matches, loaded as users load it', async (t) => {

@@ -1,9 +1,7 @@
 import type { Redis } from 'ioredis'
 import { WebhookOptionError, describeValue, objectOption, parseDuration, type Duration } from '@webhook-jwt/protocol'
-import {
-  KeyStoreConflictError, KeyStoreCorruptError, KeyStoreFencedError, KeyStoreUnavailableError,
-  type KeyStore, type KeyStoreLease, type StoredKeySet
-} from '@webhook-jwt/producer'
+import type * as Producer from '@webhook-jwt/producer'
+import type { KeyStore, KeyStoreLease, StoredKeySet } from '@webhook-jwt/producer'
 import { closeOwned, connectOwned, openConnection, readCommandTimeout, withTimeout, type RedisConnection } from './connection.ts'
 
 /** Options of `redisKeyStore`. Durations are in seconds, or strings such as `'30s'`. */
@@ -55,6 +53,18 @@ redis.call('SET', KEYS[2], ARGV[4])
 redis.call('PUBLISH', KEYS[4], ARGV[4])
 return 'OK'`
 
+let producer: Promise<typeof Producer> | undefined
+
+/**
+ * The producer's key-store errors, loaded on a key store's first call rather than with this module:
+ * @webhook-jwt/producer is an optional peer, absent from a consumer-only app that imports this package for
+ * `redisReplayStore`.
+ */
+async function producerErrors (): Promise<typeof Producer> {
+  producer ??= import('@webhook-jwt/producer')
+  return await producer
+}
+
 function readSeconds (value: unknown, fallback: number, option: string): number {
   const seconds = parseDuration((value ?? fallback) as Duration, option)
   if (seconds < 1) throw new WebhookOptionError(option, 'must be at least 1 second')
@@ -94,6 +104,7 @@ export function redisKeyStore (options: RedisKeyStoreOptions): KeyStore {
       await withTimeout(connectOwned(connection), timeoutMs, 'connecting')
       return await withTimeout(command(client), timeoutMs, what)
     } catch (error) {
+      const { KeyStoreUnavailableError } = await producerErrors()
       throw new KeyStoreUnavailableError(description, `${what}: ${(error as Error).message}`)
     }
   }
@@ -121,6 +132,7 @@ export function redisKeyStore (options: RedisKeyStoreOptions): KeyStore {
     async read () {
       const text = await call('reading the key set', async (redis) => await redis.get(keys.set))
       if (text === null) return null
+      const { KeyStoreCorruptError } = await producerErrors()
       let parsed: unknown
       try {
         parsed = JSON.parse(text)
@@ -131,6 +143,7 @@ export function redisKeyStore (options: RedisKeyStoreOptions): KeyStore {
       return parsed as StoredKeySet
     },
     async write (keySet, expectedRevision, held) {
+      const { KeyStoreConflictError, KeyStoreFencedError, KeyStoreUnavailableError } = await producerErrors()
       // Defence in depth: the producer encrypts whenever this store is used, and this store never holds a plain private key.
       if (keySet.keys.some((key) => key.privateKey !== null && key.privateKey.format !== 'A256GCM')) {
         throw new KeyStoreUnavailableError(description, 'refusing to store a private key that is not encrypted')
