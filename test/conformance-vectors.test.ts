@@ -36,6 +36,20 @@ t.test('the vectors are many, distinct, and cover every code of the receiver\'s 
   }
 })
 
+t.test('the coverage table of docs/conformance/README.md is the file\'s', async (t) => {
+  const readme = readFileSync(new URL('../docs/conformance/README.md', import.meta.url), 'utf8')
+  const table = (/<!-- coverage -->\n([\s\S]*?)<!-- \/coverage -->/.exec(readme) as RegExpExecArray)[1] as string
+  const listed = Object.fromEntries([...table.matchAll(/^\| `?([^`|]+?)`? \| (\d+) \|$/gm)].map(([, answer, count]) => [answer, Number(count)]))
+  const counted: Record<string, number> = {}
+  for (const { expect } of vectors.cases.flatMap((vector) => vector.requests)) {
+    const answer = 'code' in expect ? expect.code : 'duplicate' in expect ? '200 duplicate' : '200 accepted'
+    counted[answer] = (counted[answer] ?? 0) + 1
+  }
+  t.same(listed, counted, 'requests by expected answer')
+  t.match(readme, `**${vectors.cases.length} cases (${vectors.cases.reduce((sum, vector) => sum + vector.requests.length, 0)} requests)**`)
+  t.match(readme, `**version ${vectors.protocolVersion}**`)
+})
+
 t.test('explainWebhook answers every request with a token as a fresh receiver would', async (t) => {
   const jwksUrlFor = await serveKeySets(t)
   let explained = 0
