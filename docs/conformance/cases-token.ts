@@ -348,22 +348,17 @@ export function tokenCases (define: Define): void {
   define('key/kid-not-a-thumbprint', 'A kid that names no key (not a thumbprint at all).', (c) => {
     c.send(c.token({ header: { kid: 'signing-key-2026-01' } }), 'WEBHOOK_KEY_UNKNOWN')
   })
-  define('key/empty-key-set', 'The sender\'s key set is empty.', (c) => {
-    c.keySet = 'empty'
-    c.send(c.token(), 'WEBHOOK_KEY_UNKNOWN')
-  })
-  define('key/published-for-encryption', 'The kid names a key published with use "enc": not a verification key.', (c) => {
-    c.keySet = 'key-for-encryption'
-    c.send(c.token(), 'WEBHOOK_KEY_UNKNOWN')
-  })
-  define('key/key-ops-without-verify', 'The kid names a key whose key_ops do not include "verify".', (c) => {
-    c.keySet = 'key-ops-without-verify'
-    c.send(c.token(), 'WEBHOOK_KEY_UNKNOWN')
-  })
-  define('key/other-key-type-skipped', 'A P-521 key in the set is of no protocol algorithm: it is skipped, the others still verify.', (c) => {
-    c.keySet = 'with-other-key-types'
-    c.send(c.token(), 'accepted')
-  })
+  for (const [id, keySet, expect, description] of [
+    ['empty-key-set', 'empty', 'WEBHOOK_KEY_UNKNOWN', 'The sender\'s key set is empty.'],
+    ['published-for-encryption', 'key-for-encryption', 'WEBHOOK_KEY_UNKNOWN', 'The kid names a key published with use "enc": not a verification key.'],
+    ['key-ops-without-verify', 'key-ops-without-verify', 'WEBHOOK_KEY_UNKNOWN', 'The kid names a key whose key_ops do not include "verify".'],
+    ['other-key-type-skipped', 'with-other-key-types', 'accepted', 'A P-521 key in the set is of no protocol algorithm: it is skipped, the others still verify.']
+  ] as const) {
+    define(`key/${id}`, description, (c) => {
+      c.keySet = keySet
+      c.send(c.token(), expect)
+    })
+  }
   define('key/kid-of-other-key-type', 'The kid of the P-521 key, which the receiver skipped: unknown.', (c) => {
     c.keySet = 'with-other-key-types'
     c.send(c.token({ header: { kid: c.key('es512-other-type').kid } }), 'WEBHOOK_KEY_UNKNOWN')
