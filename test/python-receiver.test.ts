@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process'
+import { execFile, spawn, spawnSync } from 'node:child_process'
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -29,13 +29,19 @@ if (missing) {
 }
 const skip = missing ? 'python3-jwt or python3-cryptography is not installed' : false
 
-function checkVectors (directory: string): { status: number | null, output: string } {
-  const run = spawnSync(PYTHON, [join(directory, 'check_vectors.py'), VECTORS_PATH], { encoding: 'utf8', env, timeout: 30_000 })
-  return { status: run.status, output: run.stdout + run.stderr }
+// The checks and the deliveries are independent, and the rotation mostly waits on the clock: side by side.
+t.jobs = 4
+
+async function checkVectors (directory: string): Promise<{ status: number | null, output: string }> {
+  return await new Promise((resolve) => {
+    execFile(PYTHON, [join(directory, 'check_vectors.py'), VECTORS_PATH], { encoding: 'utf8', env, timeout: 30_000 }, (error, stdout, stderr) => {
+      resolve({ status: error === null ? 0 : (error.code as number | null), output: stdout + stderr })
+    })
+  })
 }
 
 t.test('the Python receiver passes every vector', { skip }, async (t) => {
-  const { status, output } = checkVectors(EXAMPLE)
+  const { status, output } = await checkVectors(EXAMPLE)
   t.equal(status, 0, output)
   t.match(output, new RegExp(`^${requests} passed, 0 failed$`, 'm'), `all ${requests} requests of the ${vectors.cases.length} cases`)
 })
@@ -57,7 +63,7 @@ for (const mutant of MUTANTS) {
     t.equal(source.split(mutant.line).length, 2, 'the line to patch is in receiver.py, once')
     const removed = mutant.line.startsWith('(lambda') ? '' : mutant.line.startsWith('if ') ? 'if False:' : 'valid = '
     writeFileSync(join(copy, 'receiver.py'), source.replace(mutant.line, removed))
-    const { status, output } = checkVectors(copy)
+    const { status, output } = await checkVectors(copy)
     t.equal(status, 1, 'check_vectors exits 1')
     t.match(output, new RegExp(`^FAIL ${mutant.fails} #`, 'm'), `${mutant.fails} fails`)
     t.notMatch(output, / 0 failed$/m)
@@ -117,7 +123,7 @@ t.test('the Python receiver keeps verifying across a key rotation', { skip }, as
   while (!rotating.done || answers.length < 20) {
     const signed = await sender.app.webhooks.sign({ type: 'ping', n: answers.length }, { audience: AUDIENCE })
     answers.push({ status: (await post(receiver.url, signed)).status, kid: signed.kid })
-    await new Promise((resolve) => setTimeout(resolve, 10))
+    await new Promise((resolve) => setTimeout(resolve, 40))
   }
   const { previousKid, activeKid } = await rotation
   t.same(answers.filter((answer) => answer.status !== 200), [], `all ${answers.length} deliveries verified`)
