@@ -1,15 +1,14 @@
-import type { Command } from 'commander'
-import { EXIT } from '../cli-error.ts'
+import { EXIT, type ExitCode } from '../cli-error.ts'
 import { decodeToken, type DecodedToken } from '../decoded-token.ts'
 import type { Output } from '../output.ts'
-import type { CommandDefinition } from '../program.ts'
+import type { CommandContext } from '../program.ts'
 import { readToken } from '../read-input.ts'
 import { describeTime } from '../relative-time.ts'
 
 const TIME_CLAIMS = new Set(['iat', 'exp', 'nbf'])
 
 /** Prints members one per line, names aligned; NumericDate claims as absolute and relative times. */
-export function printMembers (output: Output, title: string, members: Record<string, unknown>, nowMs: number): void {
+function printMembers (output: Output, title: string, members: Record<string, unknown>, nowMs: number): void {
   output.line(output.paint('bold', title))
   const width = Math.max(0, ...Object.keys(members).map((name) => name.length))
   for (const [name, value] of Object.entries(members)) {
@@ -18,7 +17,7 @@ export function printMembers (output: Output, title: string, members: Record<str
   }
 }
 
-export function printWarnings (output: Output, warnings: readonly string[]): void {
+function printWarnings (output: Output, warnings: readonly string[]): void {
   if (warnings.length === 0) return
   output.line(output.paint('warn', `Warnings (${warnings.length})`))
   for (const warning of warnings) output.line(`  ${output.paint('warn', '!')} ${warning}`)
@@ -31,18 +30,11 @@ function print (output: Output, decoded: DecodedToken, nowMs: number): void {
   printWarnings(output, decoded.warnings)
 }
 
-/** `webhook-jwt decode <token | ->`: header and claims, times absolute and relative, and warnings. */
-export const decodeCommand: CommandDefinition = (program: Command, run) => {
-  program.command('decode')
-    .summary('show a token\'s header and claims, with its times and what looks wrong')
-    .description('Show a webhook token\'s header and claims without verifying it: times as absolute UTC and relative to now, and warnings (no kid, unexpected typ, expired, issued in the future, lifetime longer than the protocol\'s default, missing claims). Exit code 0 once decoded, 3 when it cannot be decoded.')
-    .argument('<token>', 'the compact token, a pasted "Bearer <token>" header value, or - to read it from standard input')
-    .addHelpText('after', '\nExample:\n  $ webhook-jwt decode eyJhbGciOiJFUzI1NiIsImtpZCI6Ij...\n  $ pbpaste | webhook-jwt decode - --json | jq .header.kid')
-    .action(run(async ({ output, terminal }, argument: string) => {
-      const nowMs = Date.now()
-      const decoded = decodeToken(await readToken(argument, terminal.stdin), nowMs)
-      output.result({ header: decoded.header, claims: decoded.claims, signatureBytes: decoded.signatureBytes, warnings: decoded.warnings })
-      print(output, decoded, nowMs)
-      return EXIT.ok
-    }))
+/** `webhook-jwt decode <token | ->`: decodes the token and prints its header, claims and warnings. */
+export async function decode ({ output, terminal }: CommandContext<unknown>, argument: string): Promise<ExitCode> {
+  const nowMs = Date.now()
+  const decoded = decodeToken(await readToken(argument, terminal.stdin), nowMs)
+  output.result({ header: decoded.header, claims: decoded.claims, signatureBytes: decoded.signatureBytes, warnings: decoded.warnings })
+  print(output, decoded, nowMs)
+  return EXIT.ok
 }
