@@ -1,4 +1,4 @@
-// pnpm bench [--short] [--only=receiving,sending,memory]: see bench/README.md.
+// pnpm bench [--short] [--only=receiving,sending,memory,cli]: see bench/README.md.
 import { writeFileSync } from 'node:fs'
 import type { SigningAlgorithm } from '@webhook-jwt/protocol'
 import { ALGORITHMS, readBenchSettings } from './harness/bench-options.ts'
@@ -14,6 +14,7 @@ import { resultsChart } from './report/results-chart.ts'
 import { resultsMarkdown } from './report/results-markdown.ts'
 import { formatTable, resultRows } from './report/results-table.ts'
 import { checkTargets, verdict } from './report/targets.ts'
+import { runCliStartup } from './sections/cli.ts'
 import { runMemory } from './sections/memory.ts'
 import { PROFILE_DIR, runReceiving } from './sections/receiving.ts'
 import { runSending } from './sections/sending.ts'
@@ -51,7 +52,8 @@ async function main (): Promise<void> {
     loadAfter: loadBefore,
     receiving: null,
     sending: null,
-    memory: null
+    memory: null,
+    cli: null
   }
   try {
     if (settings.sections.has('receiving')) {
@@ -67,6 +69,10 @@ async function main (): Promise<void> {
     if (settings.sections.has('memory')) {
       log(`memory: ${settings.memoryRequests.toLocaleString('en')} unknown kids, then as many distinct jtis${settings.mode === 'short' ? ' (short mode: not one million)' : ''}`)
       results.memory = await runMemory(settings, keys.get('ES256') as TestKey, jwks, signers, log)
+    }
+    if (settings.sections.has('cli')) {
+      log(`cli: start-up of webhook-jwt --version, decode, jwks <file> against node -e 0, ${settings.cliRuns} interleaved runs each`)
+      results.cli = await runCliStartup(settings, keys.get('ES256') as TestKey)
     }
   } finally {
     await signers.close()

@@ -1,7 +1,7 @@
 import type { SigningAlgorithm } from '@webhook-jwt/protocol'
 
 /** The parts of the benchmark that `--only` can pick. */
-export const SECTIONS = ['receiving', 'sending', 'memory'] as const
+export const SECTIONS = ['receiving', 'sending', 'memory', 'cli'] as const
 export type SectionName = typeof SECTIONS[number]
 
 /** Receiving contenders are measured for each of these, in this order (ES256 is the protocol's default). */
@@ -36,6 +36,8 @@ export interface BenchSettings {
   deliveries: number
   /** Requests per memory run (unknown kids, then distinct valid jtis). */
   memoryRequests: number
+  /** Runs of each command whose start-up the cli section times. */
+  cliRuns: number
 }
 
 const FULL: Omit<BenchSettings, 'sections' | 'cpuProfile'> = {
@@ -44,7 +46,8 @@ const FULL: Omit<BenchSettings, 'sections' | 'cpuProfile'> = {
   jwks: { connections: 50, warmupSec: 2, runSec: 3, runs: 3 },
   micro: { warmupMs: 500, runMs: 1500, runs: 3 },
   deliveries: 10_000,
-  memoryRequests: 1_000_000
+  memoryRequests: 1_000_000,
+  cliRuns: 31
 }
 
 // About a minute and a half on a 2-core machine: one 3 s run per contender, memory runs of 25,000 requests.
@@ -54,10 +57,11 @@ const SHORT: Omit<BenchSettings, 'sections' | 'cpuProfile'> = {
   jwks: { connections: 50, warmupSec: 1, runSec: 2, runs: 1 },
   micro: { warmupMs: 150, runMs: 500, runs: 1 },
   deliveries: 1_000,
-  memoryRequests: 25_000
+  memoryRequests: 25_000,
+  cliRuns: 15
 }
 
-const USAGE = 'usage: pnpm bench [--short] [--only=receiving,sending,memory] [--cpu-prof]'
+const USAGE = 'usage: pnpm bench [--short] [--only=receiving,sending,memory,cli] [--cpu-prof]'
 
 /** Reads the command line: `--short`, `--only=<sections>` to run part of the benchmark, `--cpu-prof`. */
 export function readBenchSettings (argv: readonly string[]): BenchSettings {

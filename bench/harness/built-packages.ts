@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-/** The packages the contenders import, which run from their built dist/. */
-const PACKAGES = ['protocol', 'consumer', 'producer']
+/** The packages the contenders import, and the command the cli section starts, which run from their built dist/. */
+const PACKAGES = ['protocol', 'consumer', 'producer', 'cli']
 
 function newestMtime (folder: string): number {
   let newest = 0

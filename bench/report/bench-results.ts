@@ -1,6 +1,7 @@
 import type { BenchSettings } from '../harness/bench-options.ts'
 import type { MachineInfo } from '../harness/machine.ts'
 import type { OpsMeasure } from '../micro/measure-ops.ts'
+import type { CliSection } from '../sections/cli.ts'
 import type { MemoryResult } from '../sections/memory.ts'
 import type { ReceivingResult } from '../sections/receiving.ts'
 import type { SendingSection } from '../sections/sending.ts'
@@ -21,6 +22,7 @@ export interface BenchResults {
   } | null
   sending: SendingSection | null
   memory: MemoryResult[] | null
+  cli: CliSection | null
 }
 
 /** A contender whose answers were not all as expected: its figures are flagged, and it meets no target. */

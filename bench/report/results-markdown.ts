@@ -105,6 +105,15 @@ function memory (results: BenchResults): string {
   ]))].join('\n')
 }
 
+function cli (results: BenchResults): string {
+  if (results.cli === null) return ''
+  const { cli } = results
+  return ['## CLI start-up', '', `Wall time from spawn to exit of \`node packages/cli/dist/bin.js …\`, against \`node -e 0\` (Node's own start), each run ${cli.runs} times, interleaved one of each in turn, one at a time, after one unmeasured round; medians. \`decode\` takes a token signed for the run, \`jwks\` a file holding one ES256 key.`, '', table(['Command', 'median ms', '× node -e 0', 'failed runs'], [
+    ['node -e 0', cli.nodeMs.toFixed(0), '1.00×', '0'],
+    ...cli.commands.map((startup) => [startup.command, startup.medianMs.toFixed(0), `${startup.ratio.toFixed(2)}×`, startup.failures > 0 ? `**${startup.failures}**` : '0'])
+  ])].join('\n')
+}
+
 /** bench/results.md: where and how, the targets, then every table. */
 export function resultsMarkdown (results: BenchResults): string {
   return [
@@ -114,6 +123,7 @@ export function resultsMarkdown (results: BenchResults): string {
     receiving(results),
     sending(results),
     memory(results),
+    cli(results),
     ['## All figures, as printed', '', '```', formatTable(resultRows(results)), '```'].join('\n')
   ].filter((part) => part !== '').join('\n\n') + '\n'
 }

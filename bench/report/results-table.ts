@@ -38,6 +38,9 @@ export function resultRows (results: BenchResults): string[][] {
   for (const measure of results.sending?.delivery ?? []) {
     rows.push(['deliver', deliveryLabel(measure.way), 'ES256', `${whole(measure.webhooksPerSec)} webhooks/s`, '', micros(measure.cpuMicrosPerWebhook), ratio(measure.webhooksPerSec, handWritten?.webhooksPerSec), '', measure.failed > 0 ? `FLAGGED ${measure.failed} not delivered` : `CPU ${ratio(measure.cpuMicrosPerWebhook, handWritten?.cpuMicrosPerWebhook)} of by hand`])
   }
+  for (const startup of results.cli?.commands ?? []) {
+    rows.push(['cli', startup.command, `median of ${results.cli?.runs ?? 0}`, `${startup.medianMs.toFixed(0)} ms`, '', '', `${startup.ratio.toFixed(2)}× node`, '', startup.failures > 0 ? `FLAGGED ${startup.failures} runs failed` : `node -e 0: ${(results.cli?.nodeMs ?? NaN).toFixed(0)} ms`])
+  }
   for (const run of results.memory ?? []) {
     rows.push(['memory', `(d) ${run.label}`, 'ES256', `${whole(run.requestsPerSec)} req/s`, '', micros(run.cpuMicrosPerRequest), '', '', `RSS ${run.rssBeforeMiB.toFixed(0)} → ${run.rssAfterMiB.toFixed(0)} MiB (peak ${run.rssPeakMiB.toFixed(0)}): ${run.growthMiB >= 0 ? '+' : ''}${run.growthMiB.toFixed(1)} MiB, heap after GC ${run.heapRetainedBeforeMiB.toFixed(0)} → ${run.heapRetainedAfterMiB.toFixed(0)} MiB; answers ${JSON.stringify(run.statusCounts)}${run.unexpected > 0 ? `; FLAGGED ${run.unexpected} unexpected` : ''}`])
   }

@@ -1,4 +1,5 @@
 import { ALGORITHMS } from '../harness/bench-options.ts'
+import { DECODE_TARGET_RATIO } from '../sections/cli.ts'
 import { cpuFloorMicros, findReceiver, receivingFailures, type BenchResults } from './bench-results.ts'
 
 /** One target the lead checks: what was measured, and whether it is met (`null`: cannot be judged from this run). */
@@ -77,9 +78,19 @@ function memoryTargets (results: BenchResults): TargetCheck[] {
   }))
 }
 
+function cliTargets (results: BenchResults): TargetCheck[] {
+  const decode = results.cli?.commands.find((startup) => startup.command.startsWith('webhook-jwt decode'))
+  if (decode === undefined) return []
+  return [{
+    target: `cli: webhook-jwt decode starts within ${DECODE_TARGET_RATIO} × node -e 0, wall time`,
+    measured: `${times(decode.ratio)} (${decode.medianMs.toFixed(0)} ms vs ${(results.cli?.nodeMs ?? NaN).toFixed(0)} ms)${decode.failures > 0 ? ` (FLAGGED: ${decode.failures} runs failed)` : ''}`,
+    met: decode.failures === 0 && decode.ratio <= DECODE_TARGET_RATIO
+  }]
+}
+
 /** Every target, from this run's numbers only. */
 export function checkTargets (results: BenchResults): TargetCheck[] {
-  return [...receivingTargets(results), ...sendingTargets(results), ...memoryTargets(results)]
+  return [...receivingTargets(results), ...sendingTargets(results), ...memoryTargets(results), ...cliTargets(results)]
 }
 
 export function verdict (check: TargetCheck): string {

@@ -1,5 +1,5 @@
 import { DEFAULT_TOKEN_TTL, SIGNING_ALGORITHMS, TOKEN_TYPE, formatDuration } from '@webhook-jwt/protocol'
-import { DEFAULT_MAX_TOKEN_BYTES, decodeWebhookToken } from '@webhook-jwt/consumer'
+import { DEFAULT_MAX_TOKEN_BYTES, decodeWebhookToken } from '@webhook-jwt/consumer/token'
 import { CliError } from './cli-error.ts'
 import { relativeTime } from './relative-time.ts'
 

@@ -1,29 +1,8 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { DEFAULT_CLOCK_SKEW, DEFAULT_JWKS_MAX_AGE, DEFAULT_TOKEN_TTL, parseDuration, type SigningAlgorithm } from '@webhook-jwt/protocol'
 import webhookProducer, { minimumRotationWaits, type KeyStore, type KeyTransitionEvent } from '@webhook-jwt/producer'
+import type { RotationFlags } from './key-flags.ts'
 import { storeError } from './key-store-target.ts'
-
-/** The rotation flags: the producers' own settings, which the CLI must share to step their rotation. */
-export interface RotationFlags {
-  algorithm?: string
-  rsaBits?: string
-  tokenTtl?: string
-  clockSkew?: string
-  jwksMaxAge?: string
-  publishLead?: string
-  retireAfter?: string
-}
-
-/** The producer options each rotation flag sets, for error messages. */
-export const ROTATION_FLAGS: Readonly<Record<string, string>> = {
-  algorithm: '--algorithm',
-  rsaModulusLength: '--rsa-bits',
-  tokenTtl: '--token-ttl',
-  clockSkew: '--clock-skew',
-  'jwks.maxAge': '--jwks-max-age',
-  'rotation.publishLead': '--publish-lead',
-  'rotation.retireAfter': '--retire-after'
-}
 
 /** The waits a rotation started with these flags would use, in seconds: the flag, or the producer's minimum. */
 export function plannedWindows (flags: RotationFlags, store: KeyStore): { publishLead: number, retireAfter: number } {

@@ -1,28 +1,28 @@
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { fileKeyStore, type KeyStore } from '@webhook-jwt/producer'
-import { CliError } from './cli-error.ts'
+import { CliError, EXIT } from './cli-error.ts'
+import { KEK_VARIABLE, type KeyStoreFlags } from './key-flags.ts'
 
-/** Where `--store` points, and the flags that shape a Redis store. */
-export interface KeyStoreFlags {
-  store: string
-  prefix?: string
-  maxStaleness?: string
-  /** Deadline of each Redis command; the flag has a default. */
-  timeout: string
-}
+/** How `@webhook-jwt/redis` is loaded: by its import, unless a caller (a test) brings another way. */
+export type RedisLoader = () => Promise<Pick<typeof import('@webhook-jwt/redis'), 'redisKeyStore'>>
 
-/** The environment variable that carries the key-encryption key: kept out of the command line, so out of `ps` and shell history. */
-export const KEK_VARIABLE = 'WEBHOOK_JWT_KEY_ENCRYPTION_KEY'
+const importRedis: RedisLoader = async () => await import('@webhook-jwt/redis')
 
-/** The store flags, by the option paths the stores use, for error messages. */
-export const STORE_FLAGS: Readonly<Record<string, string>> = {
-  'fileKeyStore.path': '--store',
-  'redisKeyStore.connection': '--store',
-  'redisKeyStore.prefix': '--prefix',
-  'redisKeyStore.maxStaleness': '--max-staleness',
-  'redisKeyStore.commandTimeout': '--timeout',
-  keyEncryptionKey: `${KEK_VARIABLE} (or --key-encryption-key-file)`
+/** The codes of a package that is not installed: from `import()`, and from a `require()` inside a package. */
+const NOT_INSTALLED = new Set(['ERR_MODULE_NOT_FOUND', 'MODULE_NOT_FOUND'])
+
+/**
+ * `@webhook-jwt/redis` (with ioredis and bullmq) is needed for a Redis store only, so it may not be installed
+ * beside the command: say which package to install rather than show the loader's error.
+ */
+async function loadRedis (load: RedisLoader): ReturnType<RedisLoader> {
+  try {
+    return await load()
+  } catch (error) {
+    if (!NOT_INSTALLED.has(String((error as { code?: unknown }).code))) throw error
+    throw new CliError('REDIS_NOT_INSTALLED', `a Redis key store (--store redis://…) needs the package @webhook-jwt/redis: npm install @webhook-jwt/redis (${(error as Error).message})`, EXIT.unavailable)
+  }
 }
 
 /**
@@ -30,9 +30,9 @@ export const STORE_FLAGS: Readonly<Record<string, string>> = {
  * `@webhook-jwt/redis` (loaded only then), anything else the path of a file store. The store is the one the
  * producers use, with the same validation.
  */
-export async function openKeyStore (flags: KeyStoreFlags): Promise<KeyStore> {
+export async function openKeyStore (flags: KeyStoreFlags, load: RedisLoader = importRedis): Promise<KeyStore> {
   if (/^rediss?:\/\//i.test(flags.store)) {
-    const { redisKeyStore } = await import('@webhook-jwt/redis')
+    const { redisKeyStore } = await loadRedis(load)
     return redisKeyStore({
       connection: flags.store,
       ...(flags.prefix === undefined ? {} : { prefix: flags.prefix }),

@@ -1,11 +1,14 @@
+import type { EventEmitter } from 'node:events'
 import type { Readable, Writable } from 'node:stream'
 
-/** What the command runs against: the process's streams and environment, or a test's. */
+/** What the command runs against: the process's streams, environment and signals, or a test's. */
 export interface Terminal {
   stdout: Writable & { isTTY?: boolean, columns?: number }
   stderr: Writable & { isTTY?: boolean }
   stdin: Readable
   env: Record<string, string | undefined>
+  /** Where Ctrl-C comes from (`SIGINT`): `process` for the command, an emitter of a test's own in-process. */
+  signals: EventEmitter
 }
 
 /** The few styles the output uses; each has a plain-text meaning too, so nothing depends on colour. */

@@ -1,6 +1,5 @@
 import { createRequire } from 'node:module'
 import { Command, CommanderError } from 'commander'
-import { WebhookOptionError } from '@webhook-jwt/protocol'
 import { CliError, EXIT, flagError, type ExitCode } from './cli-error.ts'
 import { Output, type Terminal } from './output.ts'
 
@@ -50,7 +49,9 @@ export async function runProgram (argv: readonly string[], terminal: Terminal, c
       try {
         exitCode = await action({ output, terminal, options }, ...(args.slice(0, -2) as Args))
       } catch (thrown) {
-        // The plugins' option checks, reached through a flag: the same rule, named by the flag.
+        // The plugins' option checks, reached through a flag: the same rule, named by the flag. The protocol is
+        // loaded here rather than at the start: a command that needs it has loaded it by now.
+        const { WebhookOptionError } = await import('@webhook-jwt/protocol')
         const error = thrown instanceof WebhookOptionError ? flagError(thrown, flags) : thrown
         /* c8 ignore next -- anything but a CliError is a bug: Node prints it with its stack, and exits non-zero */
         if (!(error instanceof CliError)) throw error

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import Fastify from 'fastify'
 import type { JWK } from 'jose'
 import t from 'tap'
+import { JWKS_DEFAULTS } from '@webhook-jwt/consumer'
 import producer, { memoryKeyStore } from '@webhook-jwt/producer'
 import { keyIdOf } from '@webhook-jwt/protocol'
 import { closedPort, serveAnswers } from './helpers/jwks-server.ts'
@@ -79,22 +80,9 @@ t.teardown(() => { rmSync(directory, { recursive: true, force: true }) })
 /** A command line to run, with its input or environment. */
 interface CommandLine { args: string[], options?: CliRunOptions }
 
-/**
- * Runs command lines two at a time and resolves their runs in order: quicker than one by one, and the other
- * test files running beside this one keep their share of the machine (their times drift otherwise).
- */
+/** Runs command lines side by side, in this process, and resolves their runs in order. */
 async function runAll (lines: readonly CommandLine[]): Promise<CliRun[]> {
-  const runs: CliRun[] = []
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < lines.length) {
-      const index = next++
-      const { args, options } = lines[index] as CommandLine
-      runs[index] = await runCli(args, options)
-    }
-  }
-  await Promise.all([worker(), worker()])
-  return runs
+  return await Promise.all(lines.map(async ({ args, options }) => await runCli(args, options)))
 }
 
 /** The lines of a run's output, for matching one line at a time. */
@@ -285,7 +273,7 @@ t.test('what cannot be fetched, read or parsed is a clear error; exit code 3', a
     [['-'], /^standard input is not JSON, so it is no JWK Set$/],
     [[fileURLToPath(new URL('../package.json', import.meta.url))], /^the file .*package\.json is JSON but not a JWK Set/]
   ]
-  const runs = await runAll(cases.map(([args]) => ({ args: ['jwks', ...args], options: { input: 'not json', timeoutMs: 10_000 } })))
+  const runs = await runAll(cases.map(([args]) => ({ args: ['jwks', ...args], options: { input: 'not json' } })))
   for (const [i, [args, message]] of cases.entries()) {
     const run = runs[i] as CliRun
     t.equal(run.code, 3, args.join(' '))
@@ -316,6 +304,7 @@ t.test('usage: another scheme, a bad URL, a bad --timeout, no argument; help wit
     t.match(run.stderr, message)
   }
   t.equal(help.code, 0)
+  t.match(help.stdout, `(default: "${JWKS_DEFAULTS.timeout}s")`, 'the consumer\'s jwks.timeout')
   t.match(help.stdout, /Usage: webhook-jwt jwks \[options\] <source>[\s\S]*--kid <kid>[\s\S]*--timeout <duration>[\s\S]*\(default: "5s"\)[\s\S]*Example:\n {2}\$ webhook-jwt jwks https:\/\/sender.example\/.well-known\/jwks.json --kid /)
   t.match(top.stdout, /\n {2}jwks \[options\] <source> +list a key set's keys/)
 })

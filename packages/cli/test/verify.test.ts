@@ -2,6 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { JWKS_DEFAULTS } from '@webhook-jwt/consumer'
+import { DEFAULT_CLOCK_SKEW, DEFAULT_TOKEN_TTL } from '@webhook-jwt/protocol'
 import { startJwksServer, type JwksServer } from '../../consumer/test/helpers/jwks-server.ts'
 import { AUDIENCE, BODY, ISSUER, base64url, claimsFor, signRaw, testKey, tokenFor, type TestKey } from '../../consumer/test/helpers/token-factory.ts'
 import { jsonOf, runCli, type CliRun } from './helpers/run-cli.ts'
@@ -191,4 +193,14 @@ t.test('colours on a terminal: passes green, failures red', async (t) => {
   t.match(run.stdout, `${ESC}31m401 WEBHOOK_AUDIENCE_INVALID${ESC}39m`)
   const ok = await runCli(verifyArgs(server, tokenFor(key)), { env: { FORCE_COLOR: '1' } })
   t.match(ok.stdout, `${ESC}32m200 verified${ESC}39m`)
+})
+
+t.test('--help shows each flag with the consumer\'s own default', async (t) => {
+  const help = await runCli(['verify', '--help'])
+  t.equal(help.code, 0)
+  t.match(help.stdout, /Usage: webhook-jwt verify \[options\] <token>/)
+  t.match(help.stdout, new RegExp(`--clock-tolerance <duration> +the consumer's clockTolerance \\(default: "${DEFAULT_CLOCK_SKEW}s"\\)`))
+  t.match(help.stdout, new RegExp(`--max-token-age <duration> +the consumer's maxTokenAge \\(default: "${DEFAULT_TOKEN_TTL}s"\\)`))
+  t.match(help.stdout, new RegExp(`--timeout <duration> +deadline of the JWKS fetch \\(default: "${JWKS_DEFAULTS.timeout}s"\\)`))
+  t.match(help.stdout, /Example:\n {2}\$ webhook-jwt verify "\$TOKEN" --jwks https:/)
 })

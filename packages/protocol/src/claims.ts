@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto'
-import { SignJWT, type JWTPayload, type CryptoKey, type KeyObject } from 'jose'
+import type { JWTPayload, CryptoKey, KeyObject } from 'jose'
+import type { SignJWT } from 'jose/jwt/sign'
 import type { SigningAlgorithm } from './algorithms.ts'
 import { bodyDigest } from './body-digest.ts'
 import { JTI_BYTES, TOKEN_TYPE } from './constants.ts'
@@ -39,6 +40,10 @@ export interface SignWebhookTokenInput {
   nowMs: number
 }
 
+// jose's signing module, loaded at the first signature and kept: importing the protocol (as the CLI does to
+// start, or a consumer that never signs) does not load jose.
+let SignJwt: typeof SignJWT | undefined
+
 /** A fresh `jti`: 128 random bits, base64url. */
 export function newJti (): string {
   return randomBytes(JTI_BYTES).toString('base64url')
@@ -68,7 +73,8 @@ export async function signWebhookToken (input: SignWebhookTokenInput): Promise<s
     webhook_id: input.webhookId,
     body_sha256: bodyDigest(input.body)
   }
-  return await new SignJWT(claims)
+  SignJwt ??= (await import('jose/jwt/sign')).SignJWT
+  return await new SignJwt(claims)
     .setProtectedHeader({ alg: input.algorithm, kid: input.kid, typ: TOKEN_TYPE })
     .sign(input.privateKey)
 }

@@ -1,35 +1,5 @@
 import type { Command } from 'commander'
-import { EXIT } from '../cli-error.ts'
-import { decodeToken, type DecodedToken } from '../decoded-token.ts'
-import type { Output } from '../output.ts'
 import type { CommandDefinition } from '../program.ts'
-import { readToken } from '../read-input.ts'
-import { describeTime } from '../relative-time.ts'
-
-const TIME_CLAIMS = new Set(['iat', 'exp', 'nbf'])
-
-/** Prints members one per line, names aligned; NumericDate claims as absolute and relative times. */
-export function printMembers (output: Output, title: string, members: Record<string, unknown>, nowMs: number): void {
-  output.line(output.paint('bold', title))
-  const width = Math.max(0, ...Object.keys(members).map((name) => name.length))
-  for (const [name, value] of Object.entries(members)) {
-    const shown = TIME_CLAIMS.has(name) && typeof value === 'number' ? `${value}  ${describeTime(value * 1000, nowMs)}` : typeof value === 'string' ? value : JSON.stringify(value)
-    output.line(`  ${name.padEnd(width)}  ${shown}`)
-  }
-}
-
-export function printWarnings (output: Output, warnings: readonly string[]): void {
-  if (warnings.length === 0) return
-  output.line(output.paint('warn', `Warnings (${warnings.length})`))
-  for (const warning of warnings) output.line(`  ${output.paint('warn', '!')} ${warning}`)
-}
-
-function print (output: Output, decoded: DecodedToken, nowMs: number): void {
-  printMembers(output, 'Header', decoded.header, nowMs)
-  printMembers(output, 'Claims', decoded.claims, nowMs)
-  output.line(`${output.paint('bold', 'Signature')}  ${decoded.signatureBytes} bytes, not checked here (webhook-jwt verify checks it)`)
-  printWarnings(output, decoded.warnings)
-}
 
 /** `webhook-jwt decode <token | ->`: header and claims, times absolute and relative, and warnings. */
 export const decodeCommand: CommandDefinition = (program: Command, run) => {
@@ -38,11 +8,6 @@ export const decodeCommand: CommandDefinition = (program: Command, run) => {
     .description('Show a webhook token\'s header and claims without verifying it: times as absolute UTC and relative to now, and warnings (no kid, unexpected typ, expired, issued in the future, lifetime longer than the protocol\'s default, missing claims). Exit code 0 once decoded, 3 when it cannot be decoded.')
     .argument('<token>', 'the compact token, a pasted "Bearer <token>" header value, or - to read it from standard input')
     .addHelpText('after', '\nExample:\n  $ webhook-jwt decode eyJhbGciOiJFUzI1NiIsImtpZCI6Ij...\n  $ pbpaste | webhook-jwt decode - --json | jq .header.kid')
-    .action(run(async ({ output, terminal }, argument: string) => {
-      const nowMs = Date.now()
-      const decoded = decodeToken(await readToken(argument, terminal.stdin), nowMs)
-      output.result({ header: decoded.header, claims: decoded.claims, signatureBytes: decoded.signatureBytes, warnings: decoded.warnings })
-      print(output, decoded, nowMs)
-      return EXIT.ok
-    }))
+    // The action's modules load when it runs, so that --help and the other commands never load them.
+    .action(run(async (context, argument: string) => await (await import('../actions/decode.ts')).decode(context, argument)))
 }
