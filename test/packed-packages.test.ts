@@ -20,9 +20,9 @@ const REPOSITORY = 'https://github.com/webhook-jwt/webhook-jwt'
 const REPOSITORY_FILE = new RegExp(`^${REPOSITORY}/(?:blob|tree)/main/([^#?]+)`)
 /**
  * The producer's delivery options for the one delivery: no retries, so that a failed attempt is the answer
- * at once. The SSRF guard on deliver() will want `allowedNetworks: ['127.0.0.0/8', '::1/128']` added here.
+ * at once, and loopback allowed explicitly, since the SSRF guard refuses it by default.
  */
-const DELIVERY_OPTIONS = { retry: { schedule: [] } }
+const DELIVERY_OPTIONS = { retry: { schedule: [] }, allowedNetworks: ['127.0.0.0/8', '::1/128'] }
 /** npm and tsc on a loaded machine; npm reaches the registry only when its cache lacks something. */
 const INSTALL_TIMEOUT_MS = 90_000
 const COMMAND_TIMEOUT_MS = 60_000

@@ -86,8 +86,8 @@ async function startPythonReceiver (t: Test, jwksUrl: URL): Promise<PythonReceiv
 
 // Windows of seconds (max-age 1 s, token lifetime 2 s, skew 0.5 s), so that a rotation takes about 4 s.
 const WINDOWS = { tokenTtl: 2, clockSkew: 0.5, jwks: { maxAge: 1 }, rotation: { every: false as const } }
-// deliver() with no retries, so a refusal shows at once. When deliver() refuses private networks unless told
-// otherwise, `allowedNetworks` is what lets it reach the receiver on loopback; until then it is ignored.
+// deliver() with no retries, so a refusal shows at once; loopback allowed explicitly, since the SSRF guard
+// refuses it by default.
 const LOOPBACK_DELIVERY = { retry: { schedule: [] }, allowedNetworks: ['127.0.0.0/8', '::1/128'] }
 
 async function post (url: URL, signed: { headers: Record<string, string>, body: Buffer }, body: Buffer = signed.body): Promise<{ status: number, answer: Record<string, unknown> }> {

@@ -92,7 +92,7 @@ export interface DuplicateAnswer {
 
 /** Refused: the status and the code of docs/protocol.md §4. A 503 always carries `Retry-After`. */
 export interface RefusedAnswer {
-  status: 401 | 503
+  status: 400 | 401 | 503
   code: ReceiverErrorCode
 }
 
