@@ -28,7 +28,10 @@ t.test('the vectors are many, distinct, and cover every code of the receiver\'s 
   t.equal(new Set(vectors.cases.map((vector) => vector.id)).size, vectors.cases.length, 'every case id is unique')
   t.ok(vectors.cases.every((vector) => vector.requests.length > 0), 'every case sends at least one request')
   const codes = new Set(vectors.cases.flatMap((vector) => vector.requests.map((request) => (request.expect as { code?: ReceiverErrorCode }).code)))
-  for (const code of Object.keys(RECEIVER_ERRORS)) t.ok(codes.has(code as ReceiverErrorCode), `some vector expects ${code}`)
+  // Vectors are POST deliveries (format version 1); a body on GET/HEAD/TRACE is the one answer no POST can draw,
+  // and is covered by the consumer's request-input test until the format gains a method.
+  const notInFormat = new Set(['WEBHOOK_BODY_NOT_ALLOWED'])
+  for (const code of Object.keys(RECEIVER_ERRORS).filter((name) => !notInFormat.has(name))) t.ok(codes.has(code as ReceiverErrorCode), `some vector expects ${code}`)
   const answers = vectors.cases.flatMap((vector) => vector.requests.map((request) => request.expect))
   t.ok(answers.some((answer) => 'claims' in answer), 'some vectors are accepted')
   t.ok(answers.some((answer) => 'duplicate' in answer), 'some vector is a duplicate')
